@@ -1,0 +1,3 @@
+from fringenet.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""Exceptions that fringenet raises for bad input.
+
+Every user-facing input problem is raised as :class:`InputError`, which names the offending
+file (or object) and the problem in one line, so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class FringenetError(Exception):
+    """Base class of fringenet's own exceptions."""
+
+
+class InputError(FringenetError, ValueError):
+    """A file or array given to fringenet cannot be used.
+
+    Parameters
+    ----------
+    source
+        The file path, or a short description of the in-memory object (e.g. ``"stack"``).
+    problem
+        What is wrong, in words a user can act on.
+    """
+
+    def __init__(self, source: str | PathLike[str] | None, problem: str) -> None:
+        self.source = None if source is None else str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}" if self.source else problem)
+
+
+class NetworkError(InputError):
+    """A small-baseline network cannot be inverted (e.g. it is disconnected)."""

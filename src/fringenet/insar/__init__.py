@@ -1,0 +1,1 @@
+"""insar stage of fringenet."""
