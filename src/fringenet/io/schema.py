@@ -194,3 +194,67 @@ def wavelength_of(ds: xr.Dataset) -> float:
         return float(ds.attrs["wavelength_m"])
     except KeyError as err:
         raise InputError(ds.encoding.get("source", "dataset"), "no 'wavelength_m' attribute") from err
+
+
+DATE_DIM = "date"
+
+
+def make_timeseries_dataset(
+    displacement_m: np.ndarray,
+    dates: Sequence[Any],
+    *,
+    like: xr.Dataset,
+    velocity_m_per_yr: np.ndarray | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> xr.Dataset:
+    """A displacement time series on the grid of ``like`` (its coords, CRS and attrs).
+
+    Parameters
+    ----------
+    displacement_m
+        ``(date, y, x)`` LOS displacement in metres (positive towards the satellite), relative to
+        the first date.
+    dates
+        Acquisition dates, one per ``displacement_m`` slice.
+    like
+        The Dataset whose grid (``y``, ``x`` coords, transform, CRS) and attrs are copied.
+    velocity_m_per_yr
+        Optional ``(y, x)`` mean LOS velocity (m/yr).
+    extra
+        Optional further ``(y, x)`` variables, e.g. ``{"velocity_std": ...}`` (units m/yr).
+    """
+    displacement_m = np.asarray(displacement_m)
+    if displacement_m.ndim != 3 or displacement_m.shape[1:] != (like.sizes["y"], like.sizes["x"]):
+        raise InputError(
+            "time series",
+            f"displacement shape {displacement_m.shape} does not fit the grid "
+            f"({like.sizes['y']}, {like.sizes['x']})",
+        )
+    if len(dates) != displacement_m.shape[0]:
+        raise InputError("time series", f"{len(dates)} dates for {displacement_m.shape[0]} epochs")
+    spec = VARIABLES["los_displacement"]
+    data_vars: dict[str, Any] = {
+        "los_displacement": (
+            (DATE_DIM, "y", "x"),
+            displacement_m,
+            {"units": spec.units, "long_name": spec.long_name},
+        )
+    }
+    if velocity_m_per_yr is not None:
+        vspec = VARIABLES["los_velocity"]
+        data_vars["los_velocity"] = (
+            ("y", "x"),
+            velocity_m_per_yr,
+            {"units": vspec.units, "long_name": vspec.long_name},
+        )
+    for name, array in (extra or {}).items():
+        data_vars[name] = (("y", "x"), array, {"units": "m/yr" if "velocity" in name else "1"})
+    ds = xr.Dataset(
+        data_vars,
+        coords={DATE_DIM: pd.to_datetime(list(dates)).to_numpy(), "y": like.y.values, "x": like.x.values},
+        attrs={k: v for k, v in like.attrs.items() if k != "objects"},
+    )
+    ds = ds.rio.write_transform(like.rio.transform())
+    if like.rio.crs is not None:
+        ds = ds.rio.write_crs(like.rio.crs)
+    return ds

@@ -1,0 +1,260 @@
+"""The ``fringenet`` command line: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints a short summary. Heavy
+imports happen inside the commands so ``fringenet --help`` stays fast. Bad input ends with one
+line ``error: <file>: <problem>`` and exit code 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from fringenet import __version__
+from fringenet.errors import FringenetError
+
+app = typer.Typer(
+    name="fringenet",
+    help="Find and measure ground deformation in InSAR interferograms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+simulate_app = typer.Typer(
+    help="Simulate labelled interferograms (a pair, a stack, a gallery).", no_args_is_help=True
+)
+app.add_typer(simulate_app, name="simulate")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Scenario = Annotated[
+    str,
+    typer.Option(
+        help="landslide | rockglacier | subsidence | volcano | earthquake | mixed, or a hard negative: "
+        "atmosphere_only | decorrelated | stratified"
+    ),
+]
+Size = Annotated[tuple[int, int], typer.Option(help="Height and width (px).")]
+Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+
+
+def _clear_errors(func: F) -> F:
+    """Print fringenet's input errors as one line and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FringenetError as err:
+            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fringenet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """fringenet: detection-first InSAR deformation monitoring."""
+
+
+def _simulation_config(
+    config: Path | None, scenario: str | None, size: tuple[int, int] | None, seed: int | None, **extra: Any
+) -> Any:
+    from fringenet.config import load_yaml_config, validate_config
+    from fringenet.simulate.config import SimulationConfig
+
+    base = load_yaml_config(SimulationConfig, config) if config else SimulationConfig()
+    values = base.model_dump()
+    height, width = size if size is not None else (None, None)
+    overrides = {"scenario": scenario, "height": height, "width": width, "seed": seed, **extra}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return validate_config(SimulationConfig, values, source=config or "command line")
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="SimulationConfig YAML (see `fringenet config simulation`)."),
+]
+
+
+@simulate_app.command("pair")
+@_clear_errors
+def simulate_pair_cmd(
+    out: Out,
+    seed: Seed = 0,
+    size: Size = (256, 256),
+    scenario: Scenario = "mixed",
+    config: ConfigOpt = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing simulation in --out.")] = False,
+) -> None:
+    """Simulate one labelled interferogram: GeoTIFFs per variable, a NetCDF and labels.geojson."""
+    from fringenet.pipeline.simulate import run_simulate
+
+    cfg = _simulation_config(config, scenario, size, seed)
+    result = run_simulate(cfg, out, mode="pair", overwrite=overwrite)
+    _print_simulation(result)
+
+
+@simulate_app.command("stack")
+@_clear_errors
+def simulate_stack_cmd(
+    out: Out,
+    seed: Seed = 0,
+    size: Size = (256, 256),
+    scenario: Scenario = "mixed",
+    dates: Annotated[int | None, typer.Option(help="Number of acquisitions.")] = None,
+    config: ConfigOpt = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing simulation in --out.")] = False,
+) -> None:
+    """Simulate a small-baseline stack: per-pair GeoTIFF folders, a NetCDF and labels.geojson."""
+    from fringenet.pipeline.simulate import run_simulate
+
+    cfg = _simulation_config(config, scenario, size, seed, n_dates=dates)
+    result = run_simulate(cfg, out, mode="stack", overwrite=overwrite)
+    _print_simulation(result)
+
+
+def _print_simulation(result: Any) -> None:
+    from fringenet.io.open import describe
+
+    typer.echo(describe(result.dataset))
+    typer.echo(f"wrote {result.netcdf}, {result.labels} and {len(result.geotiffs)} GeoTIFFs")
+
+
+@simulate_app.command("gallery")
+@_clear_errors
+def simulate_gallery_cmd(out: Out = Path("docs/images/simulator"), seed: Seed = 0) -> None:
+    """Write one quicklook PNG per scenario and hard negative (the figures of docs/simulator.md)."""
+    from fringenet.report.gallery import write_gallery
+
+    for path in write_gallery(out, seed=seed):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+@_clear_errors
+def info(
+    path: Annotated[Path, typer.Argument(help="A product: GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder.")],
+) -> None:
+    """Describe a product: variables, grid, CRS, dates, wavelength."""
+    from fringenet.io.open import describe, open_product
+
+    typer.echo(describe(open_product(path)))
+
+
+@app.command()
+@_clear_errors
+def unwrap(
+    path: Annotated[Path, typer.Argument(help="Wrapped interferogram (GeoTIFF/NetCDF) or a stack.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output GeoTIFF (a pair) or NetCDF (a stack).")],
+    method: Annotated[str, typer.Option(help="snaphu | whirlwind")] = "snaphu",
+    coherence: Annotated[
+        Path | None, typer.Option(help="Coherence raster, when not beside the phase.")
+    ] = None,
+    nlooks: Annotated[float, typer.Option(help="Effective number of looks.")] = 1.0,
+) -> None:
+    """Unwrap a wrapped interferogram (or every pair of a stack)."""
+    from fringenet.pipeline.unwrap import run_unwrap
+
+    result = run_unwrap(path, out, method=method, coherence_path=coherence, nlooks=nlooks)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {result.path}")
+
+
+@app.command()
+@_clear_errors
+def timeseries(
+    stack: Annotated[
+        Path,
+        typer.Argument(help="A stack: folder of per-pair GeoTIFFs, NetCDF, Zarr, MintPy ifgramStack.h5."),
+    ],
+    out: Out,
+    method: Annotated[
+        str, typer.Option(help="Unwrapper for wrapped-only stacks: snaphu | whirlwind")
+    ] = "snaphu",
+    reference: Annotated[
+        tuple[int, int] | None,
+        typer.Option(help="Row and column of a stable reference point (default: scene median)."),
+    ] = None,
+    min_coherence: Annotated[float, typer.Option(help="Drop pixels of a pair below this coherence.")] = 0.0,
+) -> None:
+    """Invert a small-baseline stack (SBAS): velocity.tif (m/yr), timeseries.nc and MintPy .h5 files."""
+    from fringenet.config import validate_config
+    from fringenet.pipeline.timeseries import TimeseriesConfig, run_timeseries
+
+    cfg = validate_config(
+        TimeseriesConfig,
+        {"unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence},
+        source="command line",
+    )
+    result = run_timeseries(stack, out, cfg)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    v = result.timeseries["los_velocity"]
+    typer.echo(
+        f"{result.timeseries.sizes['date']} dates; LOS velocity (m/yr, + towards satellite): "
+        f"min {float(v.min()):.4f}, median {float(v.median()):.4f}, max {float(v.max()):.4f}"
+    )
+    typer.echo(
+        f"wrote {result.velocity_tif}, {result.timeseries_nc}, {result.mintpy_timeseries}, {result.mintpy_velocity}"
+    )
+
+
+@app.command("config")
+@_clear_errors
+def config_cmd(name: Annotated[str, typer.Argument(help="simulation | timeseries")]) -> None:
+    """Print a workflow's default configuration as commented YAML."""
+    from fringenet.config import to_commented_yaml
+    from fringenet.errors import InputError
+
+    if name == "simulation":
+        from fringenet.simulate.config import SimulationConfig
+
+        typer.echo(to_commented_yaml(SimulationConfig()), nl=False)
+    elif name == "timeseries":
+        from fringenet.pipeline.timeseries import TimeseriesConfig
+
+        typer.echo(to_commented_yaml(TimeseriesConfig()), nl=False)
+    else:
+        raise InputError(name, "unknown workflow; choose simulation or timeseries")
+
+
+@app.command()
+@_clear_errors
+def demo(
+    out: Out = Path("demo_output"),
+    seed: Seed = 0,
+    size: Annotated[int, typer.Option(min=32, max=2048, help="Scene height and width (px).")] = 192,
+    dates: Annotated[int, typer.Option(min=4, max=200, help="Number of acquisitions.")] = 24,
+) -> None:
+    """Simulate a stack with known targets, invert it, and score the velocities against the truth."""
+    from fringenet.pipeline.demo import run_demo
+
+    summary = run_demo(out, seed=seed, size=size, n_dates=dates)
+    typer.echo(summary.text)
+
+
+def main() -> None:
+    """Entry point of the ``fringenet`` script."""
+    app(prog_name="fringenet")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

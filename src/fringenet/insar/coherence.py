@@ -1,0 +1,137 @@
+"""Coherence estimation: from two complex images, or (as a fallback) from the phase alone."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.ndimage import uniform_filter
+
+from fringenet.errors import InputError
+
+
+def _window(window: int | tuple[int, int], source: str) -> tuple[int, int]:
+    sizes = (window, window) if isinstance(window, int | np.integer) else tuple(window)
+    if len(sizes) != 2 or any(int(v) != v or v < 1 for v in sizes):
+        raise InputError(source, f"window must be positive integer(s) (got {window!r})")
+    return int(sizes[0]), int(sizes[1])
+
+
+def _box_mean(values: NDArray[np.generic], valid: NDArray[np.bool_], size: tuple[int, int]) -> NDArray:
+    """Mean over a boxcar window of the valid pixels only (NaN where the window has none)."""
+    weight = uniform_filter(valid.astype(np.float64), size=size, mode="constant")
+    if np.iscomplexobj(values):
+        total = uniform_filter(values.real, size=size, mode="constant") + 1j * uniform_filter(
+            values.imag, size=size, mode="constant"
+        )
+    else:
+        total = uniform_filter(values, size=size, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # weight is a fraction of the window; below half a pixel the window holds no valid pixel
+        return np.where(weight > 0.5 / (size[0] * size[1]), total / weight, np.nan)
+
+
+def estimate_coherence(slc1: ArrayLike, slc2: ArrayLike, window: int | tuple[int, int] = 5) -> NDArray:
+    """Sample coherence magnitude of two co-registered complex images.
+
+    ``|<s1 s2*>| / sqrt(<|s1|^2> <|s2|^2>)`` with ``<.>`` a boxcar mean over ``window`` pixels.
+
+    Parameters
+    ----------
+    slc1, slc2
+        Complex images of the same shape ``(y, x)``; NaN = missing (excluded from every window).
+    window
+        Boxcar size in pixels (one integer, or ``(wy, wx)``).
+
+    Returns
+    -------
+    ndarray of float64, shape ``(y, x)``
+        Coherence in [0, 1]; NaN where either input is NaN. The estimator is biased upwards at low
+        coherence: for true coherence 0 and ``L = wy*wx`` independent looks its mean is about
+        ``sqrt(pi / (4 L))`` (Touzi et al. 1999), so use large windows where low values matter.
+    """
+    s1, s2 = np.asarray(slc1), np.asarray(slc2)
+    if s1.shape != s2.shape or s1.ndim != 2:
+        raise InputError(
+            "estimate_coherence", f"need two 2-D images of one shape (got {s1.shape}, {s2.shape})"
+        )
+    size = _window(window, "estimate_coherence")
+    valid = ~(np.isnan(s1) | np.isnan(s2))
+    a = np.where(valid, s1, 0).astype(np.complex128)
+    b = np.where(valid, s2, 0).astype(np.complex128)
+    cross = _box_mean(a * np.conj(b), valid, size)
+    p1 = _box_mean(np.abs(a) ** 2, valid, size)
+    p2 = _box_mean(np.abs(b) ** 2, valid, size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coh = np.abs(cross) / np.sqrt(p1 * p2)
+    coh = np.clip(coh, 0.0, 1.0)
+    coh[~valid] = np.nan
+    return coh
+
+
+def coherence_from_phase(
+    wrapped_phase: ArrayLike, window: int | tuple[int, int] = 5, *, remove_ramp: bool = True
+) -> NDArray[np.float64]:
+    """Pseudo-coherence from the wrapped phase alone (for products without a coherence layer).
+
+    Each pixel gets ``|mean over the window of exp(i (phase - ramp))|`` where ``ramp`` is the local
+    linear phase ramp (the fringe frequency), estimated from the window-mean of the complex phase
+    differences along rows and columns. Removing the ramp keeps dense but clean fringes from
+    looking decorrelated.
+
+    Parameters
+    ----------
+    wrapped_phase
+        Wrapped phase (rad), shape ``(y, x)``; NaN = missing.
+    window
+        Window size in pixels (one integer, or ``(wy, wx)``); odd sizes centre the window.
+    remove_ramp
+        Estimate and remove the local fringe frequency first (recommended).
+
+    Returns
+    -------
+    ndarray of float64, shape ``(y, x)``
+        Pseudo-coherence in [0, 1]; NaN where the input is NaN.
+
+    Notes
+    -----
+    This measures phase smoothness, not interferometric correlation, and is biased: upwards for
+    small windows (pure noise gives about ``sqrt(pi / (4 L))`` for ``L`` pixels, more with ramp
+    removal because the ramp is fitted to the same pixels), and downwards where the deformation
+    phase curves strongly within one window (the linear ramp cannot follow it).
+    """
+    phase = np.asarray(wrapped_phase, dtype=np.float64)
+    if phase.ndim != 2:
+        raise InputError("coherence_from_phase", f"expected a 2-D phase image (got shape {phase.shape})")
+    wy, wx = _window(window, "coherence_from_phase")
+    valid = np.isfinite(phase)
+    z = np.where(valid, np.exp(1j * np.where(valid, phase, 0.0)), 0)
+    ny, nx = phase.shape
+    fy = np.zeros_like(phase)
+    fx = np.zeros_like(phase)
+    if remove_ramp:
+        # local fringe frequency (rad/pixel) = angle of the window-summed complex first differences
+        dx = np.zeros_like(z)
+        dx[:, :-1] = z[:, 1:] * np.conj(z[:, :-1])
+        dy = np.zeros_like(z)
+        dy[:-1, :] = z[1:, :] * np.conj(z[:-1, :])
+        for d, out in ((dx, fx), (dy, fy)):
+            mean = uniform_filter(d.real, (wy, wx), mode="constant") + 1j * uniform_filter(
+                d.imag, (wy, wx), mode="constant"
+            )
+            out[:] = np.angle(mean)
+    hy, hx = wy // 2, wx // 2
+    zp = np.pad(z, ((hy, wy - 1 - hy), (hx, wx - 1 - hx)))
+    vp = np.pad(valid, ((hy, wy - 1 - hy), (hx, wx - 1 - hx)))
+    total = np.zeros_like(z)
+    count = np.zeros(phase.shape)
+    # one full-array pass per window offset keeps memory at O(pixels) and the work vectorised
+    for oy in range(wy):
+        for ox in range(wx):
+            shifted = zp[oy : oy + ny, ox : ox + nx]
+            total += shifted * np.exp(-1j * (fy * (oy - hy) + fx * (ox - hx)))
+            count += vp[oy : oy + ny, ox : ox + nx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coh = np.abs(total) / count
+    coh = np.clip(coh, 0.0, 1.0)
+    coh[~valid] = np.nan
+    return coh

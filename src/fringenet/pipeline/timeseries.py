@@ -1,0 +1,159 @@
+"""Stage: a stack of interferograms -> LOS displacement time series and mean velocity (SBAS).
+
+Wrapped-only stacks are unwrapped pair by pair first (SNAPHU or whirlwind); every pair is then
+referenced to a common stable area and the small-baseline network is inverted per pixel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field
+
+from fringenet.errors import InputError
+from fringenet.io.schema import is_stack, make_timeseries_dataset, wavelength_of
+
+
+class TimeseriesConfig(BaseModel):
+    """Settings of the SBAS time-series stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unwrap_method: Literal["snaphu", "whirlwind"] = Field(
+        "snaphu", description="Unwrapper for stacks that hold only wrapped phase."
+    )
+    nlooks: float = Field(1.0, gt=0, le=10000, description="Effective number of looks of the interferograms.")
+    coherence_weighting: bool = Field(
+        True, description="Weight pairs by coherence (gamma^2 / (1 - gamma^2)) in the inversion."
+    )
+    min_coherence: float = Field(
+        0.0, ge=0, le=1, description="Pixels of a pair below this coherence are left out of the inversion."
+    )
+    reference_yx: tuple[int, int] | None = Field(
+        None, description="Row and column of a stable reference point; default: the scene median."
+    )
+    reference_radius: int = Field(2, ge=0, le=100, description="Half-size of the reference window (px).")
+
+
+@dataclass(frozen=True)
+class TimeseriesOutput:
+    """What the time-series stage wrote and computed."""
+
+    timeseries: xr.Dataset
+    velocity_tif: Path | None
+    timeseries_nc: Path | None
+    mintpy_timeseries: Path | None
+    mintpy_velocity: Path | None
+    notes: tuple[str, ...]
+
+
+def invert_stack(stack: xr.Dataset, config: TimeseriesConfig | None = None) -> tuple[xr.Dataset, list[str]]:
+    """Invert a fringenet stack Dataset into a time series Dataset (no file I/O).
+
+    Returns the time series (``los_displacement`` (date, y, x) in m, ``los_velocity`` and
+    ``velocity_std`` (y, x) in m/yr) and notes on the fallbacks used.
+    """
+    from fringenet.insar.reference import point_area, reference_to_area
+    from fringenet.insar.sbas import invert_sbas
+
+    config = config or TimeseriesConfig()
+    source = stack.encoding.get("source", "stack")
+    if not is_stack(stack):
+        raise InputError(source, "a time series needs a stack of interferograms (a 'pair' dimension)")
+    if "reference_date" not in stack.coords or "secondary_date" not in stack.coords:
+        raise InputError(source, "the stack has no reference/secondary dates per pair")
+
+    notes: list[str] = []
+    coherence = stack["coherence"].values.astype(np.float64) if "coherence" in stack else None
+    if "unwrapped_phase" in stack:
+        unwrapped = stack["unwrapped_phase"].values.astype(np.float64)
+    elif "wrapped_phase" in stack:
+        from fringenet.pipeline.unwrap import unwrap_dataset
+
+        unwrapped_ds, unwrap_notes = unwrap_dataset(stack, method=config.unwrap_method, nlooks=config.nlooks)
+        unwrapped = unwrapped_ds["unwrapped_phase"].values.astype(np.float64)
+        notes.extend([f"unwrapped with {config.unwrap_method}", *unwrap_notes])
+    else:
+        raise InputError(source, "the stack has neither 'unwrapped_phase' nor 'wrapped_phase'")
+    if np.isnan(unwrapped).all():
+        raise InputError(source, "every pixel of every pair is NaN")
+
+    if coherence is not None and config.min_coherence > 0:
+        unwrapped = np.where(coherence >= config.min_coherence, unwrapped, np.nan)
+    area = None
+    if config.reference_yx is not None:
+        area = point_area(unwrapped.shape[1:], *config.reference_yx, radius=config.reference_radius)
+    else:
+        notes.append("reference: median of the pixels valid in every pair")
+    referenced, _ = reference_to_area(unwrapped, area)
+
+    weights = None
+    if config.coherence_weighting and coherence is not None:
+        gamma2 = np.clip(coherence, 0.0, 0.99) ** 2
+        weights = gamma2 / (1.0 - gamma2)
+    elif config.coherence_weighting:
+        notes.append("no coherence in the stack: pairs weighted equally")
+
+    result = invert_sbas(
+        referenced,
+        stack["reference_date"].values,
+        stack["secondary_date"].values,
+        wavelength_m=wavelength_of(stack),
+        weights=weights,
+    )
+    series = make_timeseries_dataset(
+        result.displacement,
+        result.dates,
+        like=stack,
+        velocity_m_per_yr=result.velocity,
+        extra={"velocity_std": result.velocity_std},
+    )
+    series.attrs["notes"] = "; ".join(notes)
+    return series, notes
+
+
+def run_timeseries(
+    stack_path: str | Path, out_dir: str | Path, config: TimeseriesConfig | None = None
+) -> TimeseriesOutput:
+    """Open a stack product, invert it and write the results into ``out_dir``."""
+    from fringenet.io.open import open_product
+
+    stack = open_product(stack_path)
+    series, notes = invert_stack(stack, config)
+    return write_timeseries(series, out_dir, notes)
+
+
+def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[str] = ()) -> TimeseriesOutput:
+    """Write a time series Dataset (from :func:`invert_stack`) as GeoTIFF, NetCDF and MintPy files.
+
+    Writes ``velocity.tif`` (m/yr), ``velocity_std.tif`` (m/yr), ``timeseries.nc`` and MintPy-style
+    ``timeseries.h5`` / ``velocity.h5``; each file is written atomically.
+    """
+    from fringenet.io.geotiff import write_geotiff
+    from fringenet.io.mintpy import write_mintpy_timeseries, write_mintpy_velocity
+    from fringenet.io.netcdf import write_netcdf
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    velocity_tif = write_geotiff(series, out / "velocity.tif", variable="los_velocity")
+    write_geotiff(series, out / "velocity_std.tif", variable="velocity_std")
+    timeseries_nc = write_netcdf(series, out / "timeseries.nc")
+    dates = series["date"].values
+    grid = {"transform": series.rio.transform(), "crs": series.rio.crs, "wavelength_m": wavelength_of(series)}
+    mintpy_ts = write_mintpy_timeseries(
+        out / "timeseries.h5", series["los_displacement"].values, dates, **grid
+    )
+    mintpy_vel = write_mintpy_velocity(
+        out / "velocity.h5",
+        series["los_velocity"].values,
+        dates[0],
+        dates[-1],
+        velocity_std_m_per_yr=series["velocity_std"].values,
+        **grid,
+    )
+    return TimeseriesOutput(series, velocity_tif, timeseries_nc, mintpy_ts, mintpy_vel, tuple(notes))
