@@ -1,6 +1,7 @@
 """Benchmark: fringenet's SBAS velocity against PyRate's on PyRate's ENVISAT small test stack.
 
-Run from the repository root: ``.venv/bin/python benchmarks/pyrate_sbas.py``. Needs ``../shared/data``.
+Run from the repository root: ``.venv/bin/python benchmarks/pyrate_sbas.py [--figure PATH.png]``.
+Needs ``../shared/data``.
 
 PyRate converts ROI_PAC phase to mm with ``phase * 1000 * wavelength / (4 pi)`` (no sign flip,
 ``pyrate/core/shared.py::convert_radians_to_mm``), so its rates are positive for range increase
@@ -35,7 +36,7 @@ def remove_plane(values: np.ndarray) -> np.ndarray:
     return values - (coef[0] + coef[1] * xx + coef[2] * yy)
 
 
-def compare(per_ifg_plane: bool = False) -> dict[str, float]:
+def compare(per_ifg_plane: bool = False, figure: Path | None = None) -> dict[str, float]:
     """Run SBAS on the stack and compare with PyRate; rates in mm/yr, our sign convention."""
     stack = open_stack_folder(
         DATA / "tif", "geo_*_unw.tif", "unwrapped_phase", nodata=0.0, wavelength_m=ENVISAT_WAVELENGTH_M
@@ -56,6 +57,19 @@ def compare(per_ifg_plane: bool = False) -> dict[str, float]:
     ours = remove_plane(result.velocity * 1000.0)
     theirs = remove_plane(-np.load(DATA / "linrate" / "linear_rate.npy"))  # to our convention
     ok = np.isfinite(ours) & np.isfinite(theirs)
+    if figure is not None:
+        from fringenet.report.velocity import plot_velocity_comparison
+
+        plot_velocity_comparison(
+            {
+                "PyRate linear rate (sign flipped)": theirs,
+                "fringenet SBAS": ours,
+                "difference": ours - theirs,
+            },
+            figure,
+            title="ENVISAT, Southern Coalfield NSW: LOS velocity after plane removal",
+            scale=1.0,  # already mm/yr
+        )
     # the bowl: around PyRate's fastest pixel
     by, bx = np.unravel_index(np.nanargmin(theirs), theirs.shape)
     window = (
@@ -78,12 +92,15 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"skipped: {DATA} not found")
         return 0
-    rows = {"raw stack": compare(False), "per-ifg plane removed": compare(True)}
+    figure = Path(sys.argv[sys.argv.index("--figure") + 1]) if "--figure" in sys.argv else None
+    rows = {"raw stack": compare(False, figure), "per-ifg plane removed": compare(True)}
     keys = list(next(iter(rows.values())))
     print(f"{'metric':<20}" + "".join(f"{name:>24}" for name in rows))
     for key in keys:
         print(f"{key:<20}" + "".join(f"{r[key]:>24.3f}" for r in rows.values()))
-    print("(rates in mm/yr after removing a best-fit plane from each map; negative = away from satellite)")
+    print(
+        "(rates in mm/yr after removing a best-fit plane from each map; our sign: negative = away from satellite)"
+    )
     return 0
 
 

@@ -67,3 +67,14 @@ def test_dates_must_match_pairs() -> None:
             reference_dates=["2020-01-01"],
             secondary_dates=["2020-01-13"],
         )
+
+
+def test_dates_have_one_resolution() -> None:
+    pair = make_dataset(
+        {"wrapped_phase": np.zeros((2, 2))}, reference_dates="2020-01-01", secondary_dates="2020-01-13"
+    )
+    stack = make_dataset(
+        {"wrapped_phase": np.zeros((1, 2, 2))}, reference_dates=["2020-01-01"], secondary_dates=["2020-01-13"]
+    )
+    for da in (pair.reference_date, stack.secondary_date):
+        assert da.dtype == np.dtype("datetime64[ns]")

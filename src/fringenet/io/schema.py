@@ -157,8 +157,8 @@ def make_dataset(
         else:
             coords[PAIR_DIM] = np.arange(n_pairs or 0)
     elif reference_dates is not None and secondary_dates is not None:
-        coords["reference_date"] = pd.Timestamp(reference_dates).to_datetime64()
-        coords["secondary_date"] = pd.Timestamp(secondary_dates).to_datetime64()
+        coords["reference_date"] = np.datetime64(pd.Timestamp(reference_dates), "ns")
+        coords["secondary_date"] = np.datetime64(pd.Timestamp(secondary_dates), "ns")
 
     ds_attrs: dict[str, Any] = {
         "sensor": sensor,
@@ -180,7 +180,7 @@ def _as_dates(dates: Any, n: int | None, name: str) -> np.ndarray | None:
     values = pd.to_datetime(list(dates) if not isinstance(dates, str) else [dates])
     if n is not None and len(values) != n:
         raise InputError("dataset", f"{name} has {len(values)} entries for {n} pairs")
-    return values.to_numpy()
+    return values.to_numpy().astype("datetime64[ns]")  # pandas 3 infers [s]/[us]; fix one resolution
 
 
 def is_stack(ds: xr.Dataset) -> bool:
@@ -251,7 +251,11 @@ def make_timeseries_dataset(
         data_vars[name] = (("y", "x"), array, {"units": "m/yr" if "velocity" in name else "1"})
     ds = xr.Dataset(
         data_vars,
-        coords={DATE_DIM: pd.to_datetime(list(dates)).to_numpy(), "y": like.y.values, "x": like.x.values},
+        coords={
+            DATE_DIM: pd.to_datetime(list(dates)).to_numpy().astype("datetime64[ns]"),
+            "y": like.y.values,
+            "x": like.x.values,
+        },
         attrs={k: v for k, v in like.attrs.items() if k != "objects"},
     )
     ds = ds.rio.write_transform(like.rio.transform())

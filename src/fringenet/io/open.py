@@ -1,0 +1,120 @@
+"""Open any supported product by looking at what the path is, and describe a Dataset in words."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fringenet.errors import InputError
+from fringenet.io.geotiff import _LICSAR, read_geotiff, read_licsar_folder
+from fringenet.io.mintpy import (
+    mintpy_file_type,
+    read_mintpy_ifgram_stack,
+    read_mintpy_timeseries,
+    read_mintpy_velocity,
+)
+from fringenet.io.netcdf import is_fringenet_netcdf, read_netcdf, read_snap_netcdf
+from fringenet.io.schema import PAIR_DIM
+from fringenet.io.stack import open_stack_folder
+from fringenet.io.zarr_store import read_zarr
+
+_TIFF = (".tif", ".tiff")
+_NETCDF = (".nc", ".nc4", ".netcdf", ".cdf")
+_HDF5 = (".h5", ".hdf5", ".he5")
+
+
+def open_product(path: str | PathLike[str]) -> xr.Dataset:
+    """Open a GeoTIFF, NetCDF (SNAP or fringenet), Zarr store, MintPy HDF5 file, LiCSAR frame
+    folder or folder of per-pair GeoTIFFs as a fringenet Dataset.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or folder")
+    if path.is_dir():
+        if (path / "zarr.json").exists() or (path / ".zgroup").exists():
+            return read_zarr(path)
+        if any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*")):
+            return read_licsar_folder(path)
+        if any(path.glob("*.tif")):
+            return open_stack_folder(path, "*.tif")
+        if any(path.glob("*.tiff")):
+            return open_stack_folder(path, "*.tiff")
+        raise InputError(path, "folder holds no Zarr store, LiCSAR products or GeoTIFF pairs")
+    suffix = path.suffix.lower()
+    if suffix in _TIFF:
+        return read_geotiff(path)
+    if suffix in _NETCDF:
+        return read_netcdf(path) if is_fringenet_netcdf(path) else read_snap_netcdf(path)
+    if suffix in _HDF5:
+        kind = mintpy_file_type(path)
+        readers = {
+            "ifgramStack": read_mintpy_ifgram_stack,
+            "timeseries": read_mintpy_timeseries,
+            "velocity": read_mintpy_velocity,
+        }
+        if kind not in readers:
+            raise InputError(
+                path, f"unsupported HDF5 file type {kind!r} (expected ifgramStack, timeseries, velocity)"
+            )
+        return readers[kind](path)
+    raise InputError(
+        path, f"unsupported file type '{suffix}' (GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder)"
+    )
+
+
+def describe(ds: xr.Dataset) -> str:
+    """A short human summary of a Dataset (for ``fringenet info``)."""
+    lines = []
+    source = ds.encoding.get("source")
+    if source:
+        lines.append(f"source: {source} ({ds.encoding.get('source_format', 'unknown format')})")
+    dims = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
+    lines.append(f"dims: {dims}")
+    crs = ds.rio.crs
+    transform = ds.rio.transform() if "x" in ds.dims and "y" in ds.dims else None
+    grid = f"grid: {ds.sizes.get('y', '?')} x {ds.sizes.get('x', '?')} px"
+    if transform is not None:
+        unit = "deg" if crs is not None and crs.is_geographic else "m" if crs is not None else "units"
+        grid += f", pixel {abs(transform.a):.6g} x {abs(transform.e):.6g} {unit}"
+        grid += f", upper-left ({transform.c:.6f}, {transform.f:.6f})"
+    lines.append(grid)
+    lines.append(f"crs: {crs.to_string() if crs is not None else 'none'}")
+    if PAIR_DIM in ds.dims and "reference_date" in ds.coords:
+        refs = pd.to_datetime(ds["reference_date"].values)
+        secs = pd.to_datetime(ds["secondary_date"].values)
+        spans = (secs - refs).days
+        lines.append(
+            f"pairs: {ds.sizes[PAIR_DIM]} from {refs.min():%Y-%m-%d} to {secs.max():%Y-%m-%d}, "
+            f"{len(set(refs) | set(secs))} dates, spans {spans.min()}-{spans.max()} days"
+        )
+    elif "reference_date" in ds.coords:
+        ref, sec = pd.Timestamp(ds["reference_date"].values), pd.Timestamp(ds["secondary_date"].values)
+        lines.append(f"pair: {ref:%Y-%m-%d} -> {sec:%Y-%m-%d} ({(sec - ref).days} days)")
+    if "date" in ds.coords:
+        dates = pd.to_datetime(ds["date"].values)
+        lines.append(f"dates: {len(dates)} from {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}")
+    if "wavelength_m" in ds.attrs:
+        lines.append(
+            f"wavelength: {float(ds.attrs['wavelength_m']):.6g} m ({ds.attrs.get('wavelength_source', 'unknown')}), "
+            f"sensor: {ds.attrs.get('sensor', 'unknown')}"
+        )
+    lines.append("variables:")
+    for name, var in ds.data_vars.items():
+        nan = _nan_fraction(var)
+        nan_text = f", {100 * nan:.1f}% NaN" if nan is not None else ""
+        lines.append(
+            f"  {name} [{var.attrs.get('units', '?')}] ({', '.join(map(str, var.dims))}) {var.dtype}{nan_text}"
+        )
+    return "\n".join(lines)
+
+
+def _nan_fraction(var: xr.DataArray) -> float | None:
+    if not np.issubdtype(var.dtype, np.floating):
+        return None
+    if var.size > 50_000_000:  # do not read a huge lazy stack just to describe it
+        return None
+    return float(var.isnull().mean())
