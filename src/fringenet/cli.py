@@ -8,7 +8,6 @@ line ``error: <file>: <problem>`` and exit code 2, not a traceback.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -194,6 +193,12 @@ def timeseries(
         typer.Option(help="Row and column of a stable reference point (default: scene median)."),
     ] = None,
     min_coherence: Annotated[float, typer.Option(help="Drop pixels of a pair below this coherence.")] = 0.0,
+    nodata: Annotated[
+        float | None, typer.Option(help="Raster value meaning no data (e.g. 0 for ROI_PAC/PyRate).")
+    ] = None,
+    wavelength: Annotated[
+        float | None, typer.Option(help="Radar wavelength (m) when the files carry none.")
+    ] = None,
 ) -> None:
     """Invert a small-baseline stack (SBAS): velocity.tif (m/yr), timeseries.nc and MintPy .h5 files."""
     from fringenet.config import validate_config
@@ -204,12 +209,13 @@ def timeseries(
         {"unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence},
         source="command line",
     )
-    result = run_timeseries(stack, out, cfg)
+    result = run_timeseries(stack, out, cfg, nodata=nodata, wavelength_m=wavelength)
     for note in result.notes:
         typer.echo(f"note: {note}")
     v = result.timeseries["los_velocity"]
     typer.echo(
-        f"{result.timeseries.sizes['date']} dates; LOS velocity (m/yr, + towards satellite): "
+        f"{result.timeseries.sizes['date']} dates, wavelength {result.timeseries.attrs['wavelength_m']} m "
+        f"({result.timeseries.attrs['wavelength_source']}); LOS velocity (m/yr, + towards satellite): "
         f"min {float(v.min()):.4f}, median {float(v.median()):.4f}, max {float(v.max()):.4f}"
     )
     typer.echo(
@@ -257,4 +263,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -27,9 +27,14 @@ _NETCDF = (".nc", ".nc4", ".netcdf", ".cdf")
 _HDF5 = (".h5", ".hdf5", ".he5")
 
 
-def open_product(path: str | PathLike[str]) -> xr.Dataset:
+def open_product(
+    path: str | PathLike[str], *, nodata: float | None = None, wavelength_m: float | None = None
+) -> xr.Dataset:
     """Open a GeoTIFF, NetCDF (SNAP or fringenet), Zarr store, MintPy HDF5 file, LiCSAR frame
     folder or folder of per-pair GeoTIFFs as a fringenet Dataset.
+
+    ``nodata`` (a value read as NaN, e.g. 0 for ROI_PAC/PyRate products) and ``wavelength_m``
+    (when the files carry none) apply to GeoTIFF products and folders of them.
     """
     path = Path(path)
     if not path.exists():
@@ -40,13 +45,13 @@ def open_product(path: str | PathLike[str]) -> xr.Dataset:
         if any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*")):
             return read_licsar_folder(path)
         if any(path.glob("*.tif")):
-            return open_stack_folder(path, "*.tif")
+            return open_stack_folder(path, "*.tif", nodata=nodata, wavelength_m=wavelength_m)
         if any(path.glob("*.tiff")):
-            return open_stack_folder(path, "*.tiff")
+            return open_stack_folder(path, "*.tiff", nodata=nodata, wavelength_m=wavelength_m)
         raise InputError(path, "folder holds no Zarr store, LiCSAR products or GeoTIFF pairs")
     suffix = path.suffix.lower()
     if suffix in _TIFF:
-        return read_geotiff(path)
+        return read_geotiff(path, nodata=nodata, wavelength_m=wavelength_m)
     if suffix in _NETCDF:
         return read_netcdf(path) if is_fringenet_netcdf(path) else read_snap_netcdf(path)
     if suffix in _HDF5:

@@ -201,7 +201,7 @@ DATE_DIM = "date"
 
 def make_timeseries_dataset(
     displacement_m: np.ndarray,
-    dates: Sequence[Any],
+    dates: Sequence[Any] | np.ndarray,
     *,
     like: xr.Dataset,
     velocity_m_per_yr: np.ndarray | None = None,

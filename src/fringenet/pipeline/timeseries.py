@@ -118,12 +118,20 @@ def invert_stack(stack: xr.Dataset, config: TimeseriesConfig | None = None) -> t
 
 
 def run_timeseries(
-    stack_path: str | Path, out_dir: str | Path, config: TimeseriesConfig | None = None
+    stack_path: str | Path,
+    out_dir: str | Path,
+    config: TimeseriesConfig | None = None,
+    *,
+    nodata: float | None = None,
+    wavelength_m: float | None = None,
 ) -> TimeseriesOutput:
-    """Open a stack product, invert it and write the results into ``out_dir``."""
+    """Open a stack product, invert it and write the results into ``out_dir``.
+
+    ``nodata`` and ``wavelength_m`` are passed to :func:`fringenet.io.open.open_product`.
+    """
     from fringenet.io.open import open_product
 
-    stack = open_product(stack_path)
+    stack = open_product(stack_path, nodata=nodata, wavelength_m=wavelength_m)
     series, notes = invert_stack(stack, config)
     return write_timeseries(series, out_dir, notes)
 
@@ -143,7 +151,7 @@ def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[st
     velocity_tif = write_geotiff(series, out / "velocity.tif", variable="los_velocity")
     write_geotiff(series, out / "velocity_std.tif", variable="velocity_std")
     timeseries_nc = write_netcdf(series, out / "timeseries.nc")
-    dates = series["date"].values
+    dates = list(series["date"].values)
     grid = {"transform": series.rio.transform(), "crs": series.rio.crs, "wavelength_m": wavelength_of(series)}
     mintpy_ts = write_mintpy_timeseries(
         out / "timeseries.h5", series["los_displacement"].values, dates, **grid
