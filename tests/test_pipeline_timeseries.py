@@ -1,5 +1,7 @@
 """The time-series stage on the simulator's truth: SBAS recovers the simulated motion."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -39,7 +41,7 @@ def true_series(stack, ref=(0, 0)):
     """Per-date true LOS displacement (m) from the chain of consecutive pairs, referenced like the inversion."""
     dates = np.unique(np.concatenate([stack.reference_date.values, stack.secondary_date.values]))
     series = [np.zeros(stack.los_displacement.shape[1:])]
-    for a, b in zip(dates[:-1], dates[1:], strict=True):
+    for a, b in itertools.pairwise(dates):
         k = np.flatnonzero((stack.reference_date.values == a) & (stack.secondary_date.values == b))[0]
         series.append(series[-1] + stack.los_displacement.values[k])
     series = np.stack(series)
@@ -49,7 +51,7 @@ def true_series(stack, ref=(0, 0)):
 def test_sbas_recovers_simulated_motion_exactly_without_noise(noise_free_stack) -> None:
     stack = noise_free_stack
     assert float(np.abs(stack.los_velocity).max()) > 0.01  # there is motion to recover (m/yr)
-    series, notes = invert_stack(
+    series, _notes = invert_stack(
         stack[["unwrapped_phase", "coherence"]], TimeseriesConfig(reference_yx=(0, 0), reference_radius=0)
     )
     dates, truth = true_series(stack)
