@@ -13,6 +13,7 @@ from affine import Affine
 from fringenet.errors import InputError
 from fringenet.io.geotiff import infer_variable, read_geotiff, read_licsar_folder, write_geotiff
 from fringenet.io.schema import make_dataset
+from rasters import write_plain_tif
 
 UTM = "EPSG:32633"
 TRANSFORM = Affine(100.0, 0.0, 500_000.0, 0.0, -100.0, 4_200_000.0)
@@ -22,17 +23,7 @@ def write_tif(
     path: Path, data: np.ndarray, *, nodata: float | None = None, crs: str = UTM, transform=TRANSFORM
 ) -> Path:
     """A plain single-band GeoTIFF as a processor would write it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {
-        "driver": "GTiff",
-        "height": data.shape[0],
-        "width": data.shape[1],
-        "count": 1,
-        "dtype": data.dtype,
-    }
-    with rasterio.open(path, "w", crs=crs, transform=transform, nodata=nodata, **profile) as dst:
-        dst.write(data, 1)
-    return path
+    return write_plain_tif(path, data, crs=crs, transform=transform, nodata=nodata)
 
 
 @pytest.mark.parametrize(

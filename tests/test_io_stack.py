@@ -8,12 +8,12 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 from affine import Affine
 
 from fringenet.errors import InputError
 from fringenet.io.schema import make_dataset
 from fringenet.io.stack import open_stack_folder, read_gamma_float, stack_from_datasets
+from rasters import write_plain_tif
 
 UTM = "EPSG:32633"
 TRANSFORM = Affine(50.0, 0.0, 400_000.0, 0.0, -50.0, 5_000_000.0)
@@ -21,16 +21,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrat
 
 
 def write_tif(path: Path, data: np.ndarray, *, crs: str = UTM, transform: Affine = TRANSFORM) -> Path:
-    profile = {
-        "driver": "GTiff",
-        "height": data.shape[0],
-        "width": data.shape[1],
-        "count": 1,
-        "dtype": data.dtype,
-    }
-    with rasterio.open(path, "w", crs=crs, transform=transform, **profile) as dst:
-        dst.write(data, 1)
-    return path
+    return write_plain_tif(path, data, crs=crs, transform=transform)
 
 
 PAIRS = ["20200113_20200125", "20200101_20200113", "20200101_20200125"]
