@@ -94,14 +94,14 @@ def test_okada_far_field_decays_as_inverse_square():
     assert abs(near[0]) < 1e-5  # a 1 km^2 patch slipping 1 m moves the ground < 10 um 100 km away
 
 
-def test_small_okada_sill_matches_mogi_volume():
-    # A horizontal tensile crack's surface uplift integrates to its opened volume (nu-independent
-    # for a sill: Okada's closed form), as does the vertical motion of a Mogi source times 1/(2(1-nu)).
+def test_small_okada_sill_uplift_volume_is_opened_volume():
+    # A small horizontal crack acts as a point sill: uz = 3 dV d^3 / (2 pi R^5), whose integral over a
+    # disk of radius a is dV (1 - d^3 / (a^2 + d^2)^1.5), independent of Poisson's ratio.
     x, y = sources.grid_coordinates((201, 201), 250.0)
     sill = sources.okada_source(x, y, 0.0, 0.0, 2000.0, 0.0, 0.0, 200.0, 200.0, opening_m=1.0)
     disk = np.hypot(x, y) <= 25000.0
     volume = sill[2][disk].sum() * 250.0**2
-    expected = 200.0 * 200.0 * (1.0 - 2000.0 / np.hypot(25000.0, 2000.0) ** 3 * 2000.0**2)
+    expected = 200.0 * 200.0 * (1.0 - (2000.0 / np.hypot(25000.0, 2000.0)) ** 3)
     assert volume == pytest.approx(expected, rel=0.02)
 
 

@@ -186,7 +186,9 @@ def landslide_lobe(
     narrowed or widened towards the toe and made irregular by random low-order harmonics. The
     per-pixel direction is the (lightly smoothed) local downslope direction: horizontal along
     the aspect, vertical ``-tan(slope)`` times the horizontal, so the motion follows the surface.
-    The magnitude tapers from 1 inside to 0 at the edge.
+    The magnitude tapers from 1 inside to 0 at the edge. ``x``, ``y``, ``dem``, ``slope_deg`` and
+    ``aspect_deg`` are ``(H, W)``; the DEM only fixes the grid (the motion comes from slope and
+    aspect, which must have been derived from it).
 
     Returns
     -------
