@@ -1,6 +1,7 @@
 """The simulator against physics: noise statistics, atmosphere spectra, closure, labels, network."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,12 @@ from fringenet.errors import InputError
 from fringenet.simulate.atmosphere import stratified_delay, turbulent_delay
 from fringenet.simulate.config import SimulationConfig
 from fringenet.simulate.decorrelation import multilook_noise
-from fringenet.simulate.scene import objects_geodataframe, simulate_pair, simulate_stack
+from fringenet.simulate.scene import (
+    objects_geodataframe,
+    simulate_pair,
+    simulate_stack,
+    simulate_stack_arrays,
+)
 from fringenet.simulate.terrain import layover_shadow
 
 
@@ -149,3 +155,43 @@ def test_bad_configs_are_rejected(values: dict) -> None:
 
     with pytest.raises(InputError):
         validate_config(SimulationConfig, values)
+
+
+def test_unwrapped_is_wrapped_plus_ambiguity_bit_for_bit(stack) -> None:
+    wrapped, ambiguity = stack.wrapped_phase.values, stack.ambiguity.values
+    rebuilt = (wrapped.astype(np.float64) + 2 * np.pi * ambiguity.astype(np.float64)).astype(np.float32)
+    assert np.array_equal(rebuilt, stack.unwrapped_phase.values)
+
+
+def test_noise_free_unwrapped_phase_closes_around_triangles() -> None:
+    scene = simulate_stack_arrays(SimulationConfig(height=64, width=64, n_dates=6, scenario="mixed", seed=5))
+    signal = scene.per_pair["unwrapped_phase"].astype(np.float64) - scene.phase_noise
+    index = {(int(r), int(s)): k for k, (r, s) in enumerate(scene.pairs)}
+    checked = 0
+    for (a, b), k_ab in index.items():
+        for c in range(b + 1, scene.dates.size):
+            if (b, c) in index and (a, c) in index:
+                closure = signal[k_ab] + signal[index[(b, c)]] - signal[index[(a, c)]]
+                assert np.abs(closure).max() < 1e-3  # float32 rounding of phases of tens of rad
+                checked += 1
+    assert checked > 0
+
+
+PYRATE_DEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test" / "dem"
+
+
+@pytest.mark.shared_data
+def test_a_real_dem_can_be_passed_in() -> None:
+    path = PYRATE_DEM / "roipac_test_trimmed.tif"
+    if not path.exists():
+        pytest.skip(f"real DEM not available at {path}")
+    import rasterio
+
+    with rasterio.open(path) as src:
+        dem = src.read(1).astype(np.float64)
+    config = SimulationConfig(height=dem.shape[0], width=dem.shape[1], pixel_size_m=90.0, seed=1)
+    ds = simulate_pair(config, dem=dem)
+    water = ds.water.values.astype(bool)
+    np.testing.assert_allclose(ds.dem.values[~water], dem[~water], atol=1e-3)  # float32 of the input
+    with pytest.raises(InputError, match="does not match"):
+        simulate_pair(config, dem=dem[:-1])

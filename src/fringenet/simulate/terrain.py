@@ -172,6 +172,7 @@ def water_bodies(
     lake_fraction: float,
     min_basin_depth_m: float = 2.0,
     min_area_px: int = 12,
+    max_basin_fraction: float = 0.01,
 ) -> tuple[FloatArray, BoolArray]:
     """Lakes: filled closed basins plus, optionally, a random valley lake; flat water surfaces.
 
@@ -185,6 +186,8 @@ def water_bodies(
         Closed depressions deeper than this become lakes (filled to their spill level).
     min_area_px
         Water bodies smaller than this are dropped.
+    max_basin_fraction
+        Filled basins larger than this fraction of the scene stay land (they would drain).
 
     Returns
     -------
@@ -196,6 +199,11 @@ def water_bodies(
     seed[1:-1, 1:-1] = dem.max()
     filled = reconstruction(seed, dem, method="erosion")
     water = (filled - dem) > min_basin_depth_m
+    # real landscapes drain most large closed basins of a fractal surface: keep only small ones
+    labels, n = ndimage.label(water)
+    if n > 0:
+        sizes = ndimage.sum_labels(np.ones_like(dem), labels, index=np.arange(1, n + 1))
+        water = np.isin(labels, np.flatnonzero(sizes <= max_basin_fraction * dem.size) + 1)
     level = np.where(water, filled, dem)
     if lake_fraction > 0:
         flood_level = np.quantile(dem, lake_fraction)
