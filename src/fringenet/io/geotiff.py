@@ -17,7 +17,7 @@ from rasterio.errors import RasterioError
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.dates import parse_pair_dates
-from fringenet.io.schema import VARIABLES, make_dataset
+from fringenet.io.schema import VARIABLES, as_ns, base_attrs
 
 # LiCSAR product suffixes (``<pair or frame>.geo.<kind>.tif``).
 LICSAR_KINDS: dict[str, str] = {
@@ -88,16 +88,6 @@ def infer_variable(name: str, tags: dict[str, str] | None = None) -> str | None:
     if tags.get("DATA_TYPE", "").upper() == "DEM":
         return "dem"
     return None
-
-
-def base_attrs(wavelength_m: float | None, sensor: str) -> dict[str, Any]:
-    """Dataset attrs exactly as :func:`make_dataset` sets them."""
-    return dict(make_dataset({"dem": np.zeros((1, 1))}, wavelength_m=wavelength_m, sensor=sensor).attrs)
-
-
-def as_ns(date: Any) -> np.datetime64:
-    """A date as ``numpy.datetime64[ns]`` (the schema's date resolution)."""
-    return np.datetime64(pd.Timestamp(date), "ns")
 
 
 def _tag_dates(tags: dict[str, str]) -> tuple[pd.Timestamp, pd.Timestamp] | None:

@@ -26,8 +26,7 @@ from pyproj import CRS
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
-from fringenet.io.geotiff import as_ns
-from fringenet.io.schema import make_dataset
+from fringenet.io.schema import as_ns, base_attrs, grid_dataset, make_dataset
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -239,10 +238,8 @@ def _grid_dataset(
     data_vars: dict[str, Any], attrs: dict[str, str], path: Path, height: int, width: int
 ) -> xr.Dataset:
     transform, crs = _grid(attrs, path)
-    ds = make_dataset({"dem": np.zeros((height, width))}, transform=transform, crs=crs)
-    ds = ds.drop_vars("dem").assign(data_vars)
-    if "WAVELENGTH" in attrs:
-        ds.attrs.update(wavelength_m=float(attrs["WAVELENGTH"]), wavelength_source="metadata")
+    wavelength_m = float(attrs["WAVELENGTH"]) if "WAVELENGTH" in attrs else None
+    ds = grid_dataset(height, width, transform, crs, base_attrs(wavelength_m)).assign(data_vars)
     ds.encoding["source"] = str(path)
     return ds
 

@@ -14,8 +14,7 @@ import xarray as xr
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.dates import parse_pair_dates
-from fringenet.io.geotiff import as_ns, base_attrs
-from fringenet.io.schema import PAIR_DIM, VARIABLES
+from fringenet.io.schema import PAIR_DIM, VARIABLES, as_ns, base_attrs
 
 JSON_ATTRS_KEY = "fringenet_json_attrs"
 """Dataset attr listing the attrs stored as JSON text (NetCDF attrs cannot hold bools, dicts...)."""

@@ -85,6 +85,51 @@ def default_transform(height: int, pixel_size: float = 30.0) -> Affine:
     return Affine(pixel_size, 0.0, 0.0, 0.0, -pixel_size, height * pixel_size)
 
 
+DATE_DTYPE = "datetime64[ns]"
+"""The one resolution of every date coordinate (pandas 3 would otherwise infer [s] or [us])."""
+
+
+def as_ns(date: Any) -> np.datetime64:
+    """One date as ``numpy.datetime64[ns]``."""
+    return np.datetime64(pd.Timestamp(date), "ns")
+
+
+def as_ns_array(dates: Any) -> np.ndarray:
+    """Dates (a sequence, or one string) as a ``datetime64[ns]`` array."""
+    return (
+        pd.to_datetime(list(dates) if not isinstance(dates, str) else [dates]).to_numpy().astype(DATE_DTYPE)
+    )
+
+
+def base_attrs(wavelength_m: float | None = None, sensor: str = "unknown") -> dict[str, Any]:
+    """Dataset attrs every fringenet Dataset carries: sensor, LOS convention, wavelength and its source."""
+    return {
+        "sensor": sensor,
+        "los_convention": LOS_SIGN_CONVENTION,
+        "wavelength_m": float(wavelength_m) if wavelength_m is not None else SENTINEL1_WAVELENGTH_M,
+        "wavelength_source": "metadata" if wavelength_m is not None else "default (Sentinel-1)",
+    }
+
+
+def georeference(ds: xr.Dataset, transform: Affine, crs: Any = None) -> xr.Dataset:
+    """Attach the affine transform and (when given) the CRS through rioxarray."""
+    ds = ds.rio.write_transform(transform)
+    return ds.rio.write_crs(crs) if crs is not None else ds
+
+
+def grid_dataset(
+    height: int,
+    width: int,
+    transform: Affine | None = None,
+    crs: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """An empty Dataset on a georeferenced ``(y, x)`` grid, ready for ``.assign(...)`` of variables."""
+    transform = transform if transform is not None else default_transform(height)
+    y, x = coords_from_transform(transform, height, width)
+    return georeference(xr.Dataset(coords={"y": y, "x": x}, attrs=dict(attrs or {})), transform, crs)
+
+
 def make_dataset(
     variables: Mapping[str, np.ndarray],
     *,
@@ -157,30 +202,21 @@ def make_dataset(
         else:
             coords[PAIR_DIM] = np.arange(n_pairs or 0)
     elif reference_dates is not None and secondary_dates is not None:
-        coords["reference_date"] = np.datetime64(pd.Timestamp(reference_dates), "ns")
-        coords["secondary_date"] = np.datetime64(pd.Timestamp(secondary_dates), "ns")
+        coords["reference_date"] = as_ns(reference_dates)
+        coords["secondary_date"] = as_ns(secondary_dates)
 
-    ds_attrs: dict[str, Any] = {
-        "sensor": sensor,
-        "los_convention": LOS_SIGN_CONVENTION,
-        "wavelength_m": float(wavelength_m) if wavelength_m is not None else SENTINEL1_WAVELENGTH_M,
-        "wavelength_source": "metadata" if wavelength_m is not None else "default (Sentinel-1)",
-    }
+    ds_attrs = base_attrs(wavelength_m, sensor)
     ds_attrs.update(attrs or {})
-    ds = xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
-    ds = ds.rio.write_transform(transform)
-    if crs is not None:
-        ds = ds.rio.write_crs(crs)
-    return ds
+    return georeference(xr.Dataset(data_vars, coords=coords, attrs=ds_attrs), transform, crs)
 
 
 def _as_dates(dates: Any, n: int | None, name: str) -> np.ndarray | None:
     if dates is None:
         return None
-    values = pd.to_datetime(list(dates) if not isinstance(dates, str) else [dates])
+    values = as_ns_array(dates)
     if n is not None and len(values) != n:
         raise InputError("dataset", f"{name} has {len(values)} entries for {n} pairs")
-    return values.to_numpy().astype("datetime64[ns]")  # pandas 3 infers [s]/[us]; fix one resolution
+    return values
 
 
 def is_stack(ds: xr.Dataset) -> bool:
@@ -252,13 +288,10 @@ def make_timeseries_dataset(
     ds = xr.Dataset(
         data_vars,
         coords={
-            DATE_DIM: pd.to_datetime(list(dates)).to_numpy().astype("datetime64[ns]"),
+            DATE_DIM: as_ns_array(dates),
             "y": like.y.values,
             "x": like.x.values,
         },
         attrs={k: v for k, v in like.attrs.items() if k != "objects"},
     )
-    ds = ds.rio.write_transform(like.rio.transform())
-    if like.rio.crs is not None:
-        ds = ds.rio.write_crs(like.rio.crs)
-    return ds
+    return georeference(ds, like.rio.transform(), like.rio.crs)

@@ -16,8 +16,8 @@ from rasterio.errors import RasterioError
 
 from fringenet.errors import InputError
 from fringenet.io.dates import parse_pair_dates
-from fringenet.io.geotiff import as_ns, read_geotiff
-from fringenet.io.schema import PAIR_DIM, VARIABLES, pair_label
+from fringenet.io.geotiff import read_geotiff
+from fringenet.io.schema import PAIR_DIM, VARIABLES, as_ns, pair_label
 
 
 def grid_of(path: Path) -> tuple[tuple[int, int], Any, Any]:
