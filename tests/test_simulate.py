@@ -195,3 +195,12 @@ def test_a_real_dem_can_be_passed_in() -> None:
     np.testing.assert_allclose(ds.dem.values[~water], dem[~water], atol=1e-3)  # float32 of the input
     with pytest.raises(InputError, match="does not match"):
         simulate_pair(config, dem=dem[:-1])
+
+
+def test_gallery_writes_one_png_per_scenario(tmp_path) -> None:
+    from fringenet.report.gallery import GALLERY_SCENARIOS, write_gallery
+
+    paths = write_gallery(tmp_path, size=48, dpi=40)
+    assert [p.stem for p in paths] == list(GALLERY_SCENARIOS)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    assert sorted(tmp_path.iterdir()) == sorted(paths)  # no temporary files left behind

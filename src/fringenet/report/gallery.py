@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fringenet.io.atomic import atomic_path
 from fringenet.report.quicklook import scene_figure
 from fringenet.simulate.config import HARD_NEGATIVES, TARGET_SCENARIOS, SimulationConfig
 from fringenet.simulate.scene import simulate_pair
@@ -48,8 +49,7 @@ def write_gallery(
         title = f"{scenario} (seed {seed + i}, {size * config.pixel_size_m / 1000:.1f} km, {days}-day pair, {ds.attrs['wavelength_m'] * 100:.2f} cm wavelength)"
         fig = scene_figure(ds, title=title)
         path = out / f"{scenario}.png"
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
         written.append(path)
     return written
