@@ -18,10 +18,11 @@ from fringenet.io.netcdf import write_netcdf
 from fringenet.io.open import describe, open_product
 from fringenet.io.schema import make_dataset
 from fringenet.io.zarr_store import write_zarr
+from shared_data import PYRATE as SHARED
+from shared_data import needs_pyrate
 
 UTM = "EPSG:32631"
 TRANSFORM = Affine(20.0, 0.0, 600_000.0, 0.0, -20.0, 5_500_000.0)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test"
 
 
 def _pair(ref: str, sec: str) -> xr.Dataset:
@@ -102,7 +103,7 @@ def test_open_product_bad_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/pyrate_small_test not present")
+@needs_pyrate
 def test_open_product_reads_pyrate_dem_and_stack() -> None:
     dem = open_product(SHARED / "dem" / "roipac_test_trimmed.tif")
     with rasterio.open(SHARED / "dem" / "roipac_test_trimmed.tif") as src:

@@ -14,10 +14,11 @@ from fringenet.errors import InputError
 from fringenet.io.schema import make_dataset
 from fringenet.io.stack import open_stack_folder, read_gamma_float, stack_from_datasets
 from rasters import write_plain_tif
+from shared_data import PYRATE as SHARED
+from shared_data import needs_pyrate
 
 UTM = "EPSG:32633"
 TRANSFORM = Affine(50.0, 0.0, 400_000.0, 0.0, -50.0, 5_000_000.0)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test"
 
 
 def write_tif(path: Path, data: np.ndarray, *, crs: str = UTM, transform: Affine = TRANSFORM) -> Path:
@@ -120,7 +121,7 @@ def test_read_gamma_float_reads_big_endian_and_checks_size(tmp_path: Path) -> No
         read_gamma_float(tmp_path / "absent.cc", (3, 4))
 
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/pyrate_small_test not present")
+needs_shared = needs_pyrate
 
 
 @pytest.mark.shared_data

@@ -3,14 +3,14 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rioxarray
 from typer.testing import CliRunner
 
 from fringenet.cli import app
+from shared_data import PYRATE as DATA
+from shared_data import needs_pyrate
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}")
+pytestmark = needs_pyrate
 
 
 def test_timeseries_on_pyrate_folder_subsides_at_the_bowl(tmp_path: Path) -> None:

@@ -9,19 +9,18 @@ planes, reference phase, APS and DEM error first, so maps are compared after pla
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from fringenet.insar.sbas import invert_sbas
+from shared_data import PYRATE as DATA
+from shared_data import needs_pyrate
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test"
 ENVISAT_WAVELENGTH_M = 0.0562356424
 
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not available ({DATA} absent)"),
+    needs_pyrate,
 ]
 
 

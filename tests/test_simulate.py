@@ -1,7 +1,6 @@
 """The simulator against physics: noise statistics, atmosphere spectra, closure, labels, network."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from fringenet.simulate.scene import (
     simulate_stack_arrays,
 )
 from fringenet.simulate.terrain import layover_shadow
+from shared_data import PYRATE, needs_pyrate
 
 
 def multilook_phase_pdf(phi: np.ndarray, gamma: float, looks: int) -> np.ndarray:
@@ -177,14 +177,10 @@ def test_noise_free_unwrapped_phase_closes_around_triangles() -> None:
     assert checked > 0
 
 
-PYRATE_DEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate_small_test" / "dem"
-
-
 @pytest.mark.shared_data
+@needs_pyrate
 def test_a_real_dem_can_be_passed_in() -> None:
-    path = PYRATE_DEM / "roipac_test_trimmed.tif"
-    if not path.exists():
-        pytest.skip(f"real DEM not available at {path}")
+    path = PYRATE / "dem" / "roipac_test_trimmed.tif"
     import rasterio
 
     with rasterio.open(path) as src:
