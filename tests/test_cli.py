@@ -119,3 +119,27 @@ def test_demo_runs_small(tmp_path: Path) -> None:
     assert "velocity RMSE on moving pixels" in output
     assert (tmp_path / "velocity.png").is_file()
     assert (tmp_path / "timeseries" / "velocity.h5").is_file()
+
+
+def test_unwrap_uses_the_licsar_coherence_beside_the_phase(tmp_path: Path) -> None:
+    from affine import Affine
+
+    from rasters import write_plain_tif
+
+    grid = {"crs": "EPSG:32633", "transform": Affine(100.0, 0, 4e5, 0, -100.0, 5e6)}
+    yy, xx = np.mgrid[:48, :48]
+    phase = np.angle(np.exp(1j * 0.01 * ((xx - 24.0) ** 2 + (yy - 24.0) ** 2))).astype(np.float32)
+    pha = write_plain_tif(tmp_path / "20200101_20200113.geo.diff_pha.tif", phase, **grid)
+    write_plain_tif(tmp_path / "20200101_20200113.geo.cc.tif", np.full((48, 48), 230, np.uint8), **grid)
+    output = invoke("unwrap", pha, "--out", tmp_path / "unw.tif")
+    assert "estimated from the phase" not in output
+
+    shifted = {**grid, "transform": Affine(100.0, 0, 4.1e5, 0, -100.0, 5e6)}
+    other = write_plain_tif(
+        tmp_path / "other" / "20200101_20200113.geo.cc.tif", np.full((48, 48), 230, np.uint8), **shifted
+    )
+    result = runner.invoke(
+        app, ["unwrap", str(pha), "--out", str(tmp_path / "u2.tif"), "--coherence", str(other)]
+    )
+    assert result.exit_code == 2 and "other" in result.output and "transform" in result.output
+    assert not (tmp_path / "u2.tif").exists()  # nothing half-written

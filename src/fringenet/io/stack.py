@@ -29,10 +29,15 @@ def grid_of(path: Path) -> tuple[tuple[int, int], Any, Any]:
         raise InputError(path, f"not a readable raster ({err})") from err
 
 
+def grid_of_dataset(ds: xr.Dataset) -> tuple[tuple[int, int], Any, Any]:
+    """``((height, width), transform, crs)`` of a Dataset's ``(y, x)`` grid."""
+    return (ds.sizes["y"], ds.sizes["x"]), ds.rio.transform(), ds.rio.crs
+
+
 def grid_difference(a: tuple[tuple[int, int], Any, Any], b: tuple[tuple[int, int], Any, Any]) -> str | None:
     """How grid ``b`` differs from grid ``a`` (shape, transform, CRS), or None if they match."""
     if a[0] != b[0]:
-        return f"shape {b[0][0]} x {b[0][1]} differs from {a[0][0]} x {a[0][1]}"
+        return f"grid shape {b[0][0]} x {b[0][1]} differs from {a[0][0]} x {a[0][1]}"
     if not b[1].almost_equals(a[1], precision=1e-9 * max(1.0, abs(a[1].c), abs(a[1].f))):
         return f"transform {tuple(b[1])[:6]} differs from {tuple(a[1])[:6]}"
     if (a[2] is None) != (b[2] is None) or (a[2] is not None and a[2] != b[2]):
@@ -143,16 +148,11 @@ def stack_from_datasets(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     if not datasets:
         raise InputError("stack", "no datasets to stack")
     first = datasets[0]
+    first_grid = grid_of_dataset(first)
     for ds in datasets[1:]:
-        source = ds.encoding.get("source", "dataset")
-        if ds.sizes.get("y") != first.sizes.get("y") or ds.sizes.get("x") != first.sizes.get("x"):
-            raise InputError(
-                source, f"grid shape {ds.sizes.get('y')} x {ds.sizes.get('x')} differs from the first"
-            )
-        if not (np.allclose(ds["x"], first["x"]) and np.allclose(ds["y"], first["y"])):
-            raise InputError(source, "grid coordinates differ from the first dataset's")
-        if ds.rio.crs != first.rio.crs:
-            raise InputError(source, f"CRS {ds.rio.crs} differs from {first.rio.crs}")
+        diff = grid_difference(first_grid, grid_of_dataset(ds))
+        if diff:
+            raise InputError(ds.encoding.get("source", "dataset"), f"{diff} (the first dataset's)")
     static: dict[str, xr.DataArray] = {}
     for ds in datasets:
         for name in ds.data_vars:

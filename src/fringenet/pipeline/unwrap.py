@@ -101,15 +101,12 @@ def _licsar_coherence(path: Path) -> Path | None:
 
 def _attach_coherence(ds: xr.Dataset, coherence_file: Path) -> xr.Dataset:
     from fringenet.io.open import open_product
+    from fringenet.io.stack import grid_difference, grid_of_dataset
 
     coh = open_product(coherence_file)
     if "coherence" not in coh:
         raise InputError(coherence_file, "holds no coherence layer")
-    if coh.sizes["y"] != ds.sizes["y"] or coh.sizes["x"] != ds.sizes["x"]:
-        raise InputError(
-            coherence_file,
-            f"grid {coh.sizes['y']} x {coh.sizes['x']} differs from the phase's {ds.sizes['y']} x {ds.sizes['x']}",
-        )
-    if coh.rio.crs is not None and ds.rio.crs is not None and coh.rio.crs != ds.rio.crs:
-        raise InputError(coherence_file, f"CRS {coh.rio.crs} differs from the phase's {ds.rio.crs}")
+    diff = grid_difference(grid_of_dataset(ds), grid_of_dataset(coh))
+    if diff:
+        raise InputError(coherence_file, f"{diff} (the phase's)")
     return ds.assign(coherence=(ds["wrapped_phase"].dims, coh["coherence"].values, coh["coherence"].attrs))
