@@ -21,20 +21,17 @@ def plot_velocity_comparison(
     ``panels`` maps a panel title to a ``(y, x)`` array; velocity arrays in m/yr are multiplied by
     ``scale`` (default: shown in mm/yr).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from fringenet.io.atomic import atomic_path
+    from fringenet.report.quicklook import PHASE_CMAP, new_figure
 
     velocity_values = [np.asarray(a) * scale for name, a in panels.items() if "phase" not in name]
     finite = np.concatenate([v[np.isfinite(v)] for v in velocity_values]) if velocity_values else np.zeros(1)
     vmax = float(np.percentile(np.abs(finite), 99.5)) or 1.0
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), constrained_layout=True)
-    for ax, (name, array) in zip(np.atleast_1d(axes), panels.items(), strict=True):
+    fig = new_figure(len(panels), panel_size_in=4.0, title=title or None)
+    axes = list(fig.axes)  # colorbars add axes to fig.axes as we go
+    for ax, (name, array) in zip(axes, panels.items(), strict=True):
         if "phase" in name:
-            image = ax.imshow(array, cmap="twilight", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
+            image = ax.imshow(array, cmap=PHASE_CMAP, vmin=-np.pi, vmax=np.pi, interpolation="nearest")
             fig.colorbar(image, ax=ax, shrink=0.8, label="rad")
         else:
             image = ax.imshow(
@@ -44,10 +41,7 @@ def plot_velocity_comparison(
         ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return path
