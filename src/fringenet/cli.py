@@ -28,6 +28,8 @@ simulate_app = typer.Typer(
     help="Simulate labelled interferograms (a pair, a stack, a gallery).", no_args_is_help=True
 )
 app.add_typer(simulate_app, name="simulate")
+dataset_app = typer.Typer(help="Build patch datasets for segmentation training.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -225,7 +227,9 @@ def timeseries(
 
 @app.command("config")
 @_clear_errors
-def config_cmd(name: Annotated[str, typer.Argument(help="simulation | timeseries")]) -> None:
+def config_cmd(
+    name: Annotated[str, typer.Argument(help="simulation | timeseries | dataset | train")],
+) -> None:
     """Print a workflow's default configuration as commented YAML."""
     from fringenet.config import to_commented_yaml
     from fringenet.errors import InputError
@@ -238,8 +242,155 @@ def config_cmd(name: Annotated[str, typer.Argument(help="simulation | timeseries
         from fringenet.pipeline.timeseries import TimeseriesConfig
 
         typer.echo(to_commented_yaml(TimeseriesConfig()), nl=False)
+    elif name == "dataset":
+        from fringenet.data.config import DatasetConfig, SimulatedSource
+
+        typer.echo(to_commented_yaml(DatasetConfig(simulate=SimulatedSource())), nl=False)
+    elif name == "train":
+        from fringenet.train.config import TrainConfig
+
+        typer.echo(to_commented_yaml(TrainConfig(dataset=Path("DATASET"))), nl=False)
     else:
-        raise InputError(name, "unknown workflow; choose simulation or timeseries")
+        raise InputError(name, "unknown workflow; choose simulation, timeseries, dataset or train")
+
+
+def _yaml_mapping(path: Path | None) -> dict[str, Any]:
+    """The raw mapping of a YAML config file (validated later, after command-line overrides)."""
+    import yaml
+
+    from fringenet.errors import InputError
+
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise InputError(path, "config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise InputError(path, f"not valid YAML ({err})") from err
+    if not isinstance(raw, dict):
+        raise InputError(path, "a config must be a mapping of field: value")
+    return raw
+
+
+@dataset_app.command("build")
+@_clear_errors
+def dataset_build(
+    out: Out,
+    config: Annotated[
+        Path | None, typer.Option(help="Dataset config YAML (see `fringenet config dataset`).")
+    ] = None,
+    simulate: Annotated[int | None, typer.Option(help="Number of simulated scenes.")] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="Scenario of the simulated scenes (default mixed).")
+    ] = None,
+    scene_size: Annotated[
+        tuple[int, int] | None, typer.Option(help="Simulated scene height and width.")
+    ] = None,
+    patch_size: Annotated[int | None, typer.Option(help="Patch size (px).")] = None,
+    channels: Annotated[str | None, typer.Option(help="Comma-separated channel names.")] = None,
+    product: Annotated[Path | None, typer.Option(help="A real product (with --inventory).")] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Vector inventory or label GeoTIFF of --product.")
+    ] = None,
+    coherence: Annotated[Path | None, typer.Option(help="Coherence product of --product.")] = None,
+    dem: Annotated[Path | None, typer.Option(help="DEM GeoTIFF of --product.")] = None,
+    nodata: Annotated[float | None, typer.Option(help="No-data value of --product's rasters.")] = None,
+    wavelength: Annotated[
+        float | None, typer.Option(help="Wavelength (m) if --product carries none.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the simulation and the splits.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
+) -> None:
+    """Cut simulated and/or real interferograms into labelled patches with train/val/test splits (Zarr)."""
+    from fringenet.config import validate_config
+    from fringenet.data.config import DatasetConfig
+    from fringenet.errors import InputError
+    from fringenet.pipeline.dataset import run_build_dataset, splits_markdown
+
+    raw = _yaml_mapping(config)
+    sim = dict(raw.get("simulate") or {})
+    for key, value in (("n_scenes", simulate), ("scenario", scenario), ("seed", seed)):
+        if value is not None:
+            sim[key] = value
+    if scene_size is not None:
+        sim["height"], sim["width"] = scene_size
+    if sim or simulate is not None:
+        raw["simulate"] = sim
+    for key, value in (("patch_size", patch_size), ("seed", seed)):
+        if value is not None:
+            raw[key] = value
+    if channels is not None:
+        raw["channels"] = [c.strip() for c in channels.split(",") if c.strip()]
+    if (product is None) != (inventory is None):
+        raise InputError("command line", "--product and --inventory go together")
+    if product is not None:
+        source: dict[str, Any] = {
+            "product": product,
+            "inventory": inventory,
+            "coherence": coherence,
+            "dem": dem,
+        }
+        source |= {"nodata": nodata, "wavelength_m": wavelength}
+        raw["real"] = [*raw.get("real", []), {k: v for k, v in source.items() if v is not None}]
+    cfg = validate_config(DatasetConfig, raw, source=config or "command line")
+    summary = run_build_dataset(cfg, out, overwrite=overwrite, progress=True)
+    for note in summary.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"{summary.n_patches} patches of {cfg.patch_size} px, channels {', '.join(summary.channels)}")
+    typer.echo(splits_markdown(summary.splits), nl=False)
+    typer.echo(f"wrote {summary.path}")
+
+
+@app.command()
+@_clear_errors
+def train(
+    config: Annotated[Path, typer.Option(help="Training config YAML (see `fringenet config train`).")],
+    out: Out,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.pt.")] = False,
+    dataset: Annotated[Path | None, typer.Option(help="Override the config's dataset.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the config's epochs.")] = None,
+) -> None:
+    """Train a segmentation model; writes checkpoints, history.csv and the model bundle OUT/model."""
+    from fringenet.config import validate_config
+    from fringenet.train.config import TrainConfig
+    from fringenet.train.trainer import run_train
+
+    raw = _yaml_mapping(config)
+    if dataset is not None:
+        raw["dataset"] = dataset
+    if epochs is not None:
+        raw["epochs"] = epochs
+    cfg = validate_config(TrainConfig, raw, source=config)
+    result = run_train(cfg, out, resume=resume)
+    typer.echo(
+        f"best epoch {result.best_epoch}/{result.epochs}: validation IoU {result.best_val_iou:.3f} "
+        f"at threshold {result.threshold:.3f}"
+    )
+    typer.echo(f"wrote {result.bundle} and {result.run_dir / 'history.csv'}")
+
+
+@app.command()
+@_clear_errors
+def evaluate(
+    model: Annotated[Path, typer.Option(help="A run folder (holding model/) or a model bundle folder.")],
+    data: Annotated[Path, typer.Option(help="Patch dataset folder.")],
+    split: Annotated[str, typer.Option(help="Split to score (the threshold is chosen on val).")] = "test",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default MODEL/eval-SPLIT).")
+    ] = None,
+    min_coverage: Annotated[
+        float, typer.Option(help="Object found when this share of it is predicted.")
+    ] = 0.25,
+) -> None:
+    """Score a model and the non-learned baselines: metrics.json, metrics.md, pr_curve.png, examples.png."""
+    from fringenet.pipeline.evaluate import run_evaluate
+
+    result = run_evaluate(model, data, out or model / f"eval-{split}", split=split, min_coverage=min_coverage)
+    typer.echo(result.markdown, nl=False)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {result.out_dir}")
 
 
 @app.command()

@@ -295,3 +295,23 @@ def make_timeseries_dataset(
         attrs={k: v for k, v in like.attrs.items() if k != "objects"},
     )
     return georeference(ds, like.rio.transform(), like.rio.crs)
+
+
+EARTH_METRES_PER_DEGREE = 111_320.0
+"""Length of one degree of latitude (m), used to size pixels of geographic grids."""
+
+
+def pixel_size_m(ds: xr.Dataset | xr.DataArray) -> float:
+    """Mean ground pixel size (m) of a georeferenced grid.
+
+    Projected grids use their transform directly; geographic grids (degrees) are converted at the
+    grid's central latitude, which is accurate to a fraction of a percent over a scene.
+    """
+    transform = ds.rio.transform()
+    dx, dy = abs(transform.a), abs(transform.e)
+    crs = ds.rio.crs
+    if crs is not None and crs.is_geographic:
+        lat = transform.f + transform.e * ds.sizes["y"] / 2.0
+        dx *= EARTH_METRES_PER_DEGREE * np.cos(np.radians(lat))
+        dy *= EARTH_METRES_PER_DEGREE
+    return float((dx + dy) / 2.0)

@@ -1,1 +1,5 @@
-"""models stage of fringenet."""
+"""Neural networks: a small registry and factory over segmentation-models-pytorch, saved as bundles."""
+
+from fringenet.models._torchvision import ensure_torchvision
+
+ensure_torchvision()

@@ -1,0 +1,201 @@
+"""Input channels of the segmentation models, derived from the layers of one interferogram.
+
+Every channel is a pure function of a :class:`PairLayers` (plain ``(H, W)`` arrays of one pair and
+its static layers). Values are stored raw, in the units below; normalisation to zero mean and unit
+variance happens at training time with statistics of the training split only
+(:mod:`fringenet.data.normalise`). Channels marked *relative* are made relative to each patch
+(the patch's median over valid pixels is subtracted) because their absolute level carries no
+information: an unwrapped phase has an arbitrary reference and absolute elevation does not transfer
+between regions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fringenet.conventions import phase_to_displacement, wrap
+from fringenet.errors import InputError
+from fringenet.insar.coherence import coherence_from_phase
+from fringenet.simulate.terrain import local_incidence, slope_aspect
+
+FloatArray = NDArray[np.float32]
+
+
+@dataclass
+class PairLayers:
+    """The rasters of one interferogram (``(H, W)`` each, NaN = missing) that channels derive from.
+
+    ``wrapped_phase`` (rad) is required; every other layer is optional and a channel that needs an
+    absent layer either derives it (noted in ``notes``) or raises :class:`InputError`.
+    """
+
+    source: str
+    wrapped_phase: NDArray[np.floating]
+    pixel_size_m: float
+    wavelength_m: float
+    coherence: NDArray[np.floating] | None = None
+    amplitude: NDArray[np.floating] | None = None
+    unwrapped_phase: NDArray[np.floating] | None = None
+    los_displacement: NDArray[np.floating] | None = None
+    dem: NDArray[np.floating] | None = None
+    slope: NDArray[np.floating] | None = None
+    aspect: NDArray[np.floating] | None = None
+    incidence: NDArray[np.floating] | float | None = None
+    heading: NDArray[np.floating] | float | None = None
+    valid: NDArray[np.bool_] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One model input channel: its unit, whether it is made patch-relative, and how it is derived."""
+
+    name: str
+    unit: str
+    description: str
+    relative: bool
+    derive: Callable[[PairLayers], NDArray[np.floating]]
+
+
+def _need(layers: PairLayers, value: NDArray[np.floating] | None, what: str, channel: str) -> NDArray:
+    if value is None:
+        raise InputError(layers.source, f"channel '{channel}' needs {what}, which this product does not have")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _coherence(layers: PairLayers) -> NDArray[np.floating]:
+    if layers.coherence is None:
+        layers.note("coherence estimated from the wrapped phase (no coherence layer)")
+        layers.coherence = coherence_from_phase(layers.wrapped_phase, window=5)
+    return np.asarray(layers.coherence, dtype=np.float64)
+
+
+def _log_amplitude(layers: PairLayers) -> NDArray[np.floating]:
+    amplitude = _need(layers, layers.amplitude, "an amplitude/intensity layer", "log_amplitude")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(amplitude > 0, 20.0 * np.log10(amplitude), np.nan)
+
+
+def _unwrapped(layers: PairLayers) -> NDArray[np.floating]:
+    return _need(layers, layers.unwrapped_phase, "an unwrapped phase layer", "unwrapped_phase")
+
+
+def _displacement(layers: PairLayers) -> NDArray[np.floating]:
+    if layers.los_displacement is not None:
+        return np.asarray(layers.los_displacement, dtype=np.float64)
+    unwrapped = _need(
+        layers, layers.unwrapped_phase, "LOS displacement or unwrapped phase", "los_displacement"
+    )
+    layers.note("LOS displacement converted from the unwrapped phase")
+    return phase_to_displacement(unwrapped, layers.wavelength_m)
+
+
+def _terrain(layers: PairLayers) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+    if layers.slope is None or layers.aspect is None:
+        dem = _need(layers, layers.dem, "a DEM", "slope/aspect")
+        layers.slope, layers.aspect = slope_aspect(dem, layers.pixel_size_m)
+    return np.asarray(layers.slope, dtype=np.float64), np.asarray(layers.aspect, dtype=np.float64)
+
+
+def _local_incidence(layers: PairLayers) -> NDArray[np.floating]:
+    dem = _need(layers, layers.dem, "a DEM", "incidence")
+    if layers.incidence is None or layers.heading is None:
+        raise InputError(layers.source, "channel 'incidence' needs the incidence and heading angles")
+    return local_incidence(dem, layers.pixel_size_m, layers.incidence, layers.heading)
+
+
+CHANNELS: dict[str, ChannelSpec] = {
+    spec.name: spec
+    for spec in (
+        ChannelSpec(
+            "cos_phase", "1", "cosine of the wrapped phase", False, lambda p: np.cos(p.wrapped_phase)
+        ),
+        ChannelSpec("sin_phase", "1", "sine of the wrapped phase", False, lambda p: np.sin(p.wrapped_phase)),
+        ChannelSpec(
+            "coherence",
+            "1",
+            "interferometric coherence (estimated from the phase if absent)",
+            False,
+            _coherence,
+        ),
+        ChannelSpec("log_amplitude", "dB", "20 log10 of the amplitude", False, _log_amplitude),
+        ChannelSpec(
+            "unwrapped_phase", "rad", "unwrapped phase, relative to the patch median", True, _unwrapped
+        ),
+        ChannelSpec(
+            "los_displacement",
+            "m",
+            "LOS displacement (+ towards the satellite), relative to the patch median",
+            True,
+            _displacement,
+        ),
+        ChannelSpec(
+            "elevation",
+            "m",
+            "DEM elevation relative to the patch median",
+            True,
+            lambda p: _need(p, p.dem, "a DEM", "elevation"),
+        ),
+        ChannelSpec("slope", "deg", "terrain slope from horizontal", False, lambda p: _terrain(p)[0]),
+        ChannelSpec(
+            "aspect", "deg", "downslope direction clockwise from north", False, lambda p: _terrain(p)[1]
+        ),
+        ChannelSpec(
+            "incidence", "deg", "local incidence angle (terrain normal to LOS)", False, _local_incidence
+        ),
+    )
+}
+"""Every channel a dataset can hold, by name."""
+
+DEFAULT_CHANNELS: tuple[str, ...] = (
+    "cos_phase", "sin_phase", "coherence", "log_amplitude", "elevation", "slope", "aspect",
+)  # fmt: skip
+"""The landslide thesis's seven InSAR bands: wrapped phase (as cos, sin), coherence, amplitude and
+the terrain (elevation, slope, aspect)."""
+
+PHASE_CHANNELS = ("cos_phase", "sin_phase")
+"""The pair rotated together by the random phase-offset augmentation."""
+
+
+def check_channels(channels: Sequence[str], source: str = "config") -> tuple[str, ...]:
+    """Validate channel names (known, unique, cos/sin together); returns them as a tuple."""
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise InputError(source, f"unknown channel(s) {unknown}; valid channels: {sorted(CHANNELS)}")
+    if len(set(channels)) != len(channels):
+        raise InputError(source, f"channels repeat: {list(channels)}")
+    if len(channels) == 0:
+        raise InputError(source, "at least one channel is needed")
+    if ("cos_phase" in channels) != ("sin_phase" in channels):
+        raise InputError(source, "cos_phase and sin_phase go together (the wrapped phase as a unit vector)")
+    return tuple(channels)
+
+
+def derive_channels(layers: PairLayers, channels: Sequence[str]) -> NDArray[np.float32]:
+    """Stack the requested channels of one pair as float32 ``(C, H, W)`` (raw units, NaN = missing)."""
+    phase = np.asarray(layers.wrapped_phase, dtype=np.float64)
+    layers.wrapped_phase = wrap(phase)
+    out = np.empty((len(channels), *phase.shape), dtype=np.float32)
+    for k, name in enumerate(check_channels(channels, layers.source)):
+        values = np.asarray(CHANNELS[name].derive(layers), dtype=np.float64)
+        if values.shape != phase.shape:
+            raise InputError(
+                layers.source, f"channel '{name}' has shape {values.shape}, the phase {phase.shape}"
+            )
+        out[k] = values
+    return out
+
+
+def make_relative(patch: NDArray[np.float32], valid: NDArray[np.bool_], channels: Sequence[str]) -> None:
+    """Subtract, in place, the median over valid pixels from each patch-relative channel of ``(C, h, w)``."""
+    for k, name in enumerate(channels):
+        if CHANNELS[name].relative and valid.any():
+            patch[k] -= np.median(patch[k][valid])

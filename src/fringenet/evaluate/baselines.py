@@ -1,0 +1,239 @@
+"""Non-learned baselines for segmenting deforming areas, computed on the same patches as the model.
+
+Inputs are the raw (not normalised) channels of a patch stack, each ``(N, H, W)`` (a single
+``(H, W)`` patch also works): ``cos_phase`` and ``sin_phase`` of the wrapped interferometric phase,
+``coherence`` in [0, 1], and a boolean ``valid`` mask. Score baselines return float32 scores
+(higher = more likely deforming); binary baselines return a boolean mask. Invalid pixels are
+always 0 / False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+from fringenet.errors import InputError
+from fringenet.insar.gradients import phase_gradients
+from fringenet.insar.masking import otsu_coherence_mask
+
+CHANNELS = ("cos_phase", "sin_phase", "coherence")
+"""Channel names a baseline may require."""
+
+
+def _stack(name: str, array: ArrayLike, dtype: Any = np.float64) -> NDArray[Any]:
+    a = np.asarray(array, dtype=dtype)
+    if a.ndim not in (2, 3):
+        raise InputError(name, f"expected shape (N, H, W) or (H, W) (got {a.shape})")
+    return a
+
+
+def _check_same_shape(**arrays: NDArray[Any]) -> None:
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        raise InputError("baseline inputs", f"arrays differ in shape: {shapes}")
+
+
+def _check_window(window: int) -> None:
+    if int(window) != window or window < 1:
+        raise InputError("window", f"must be a positive integer number of pixels (got {window})")
+
+
+def phase_gradient_score(
+    cos_phase: ArrayLike, sin_phase: ArrayLike, valid: ArrayLike, window: int = 9
+) -> NDArray[np.float32]:
+    """Locally averaged magnitude of the wrapped phase gradient.
+
+    Deformation fringes raise the local phase gradient above that of the (smoother) background.
+    The gradient is the wrapped forward difference along columns and rows
+    (:func:`fringenet.insar.gradients.phase_gradients`, directions 0 and 90); its magnitude is
+    averaged over a ``window`` x ``window`` box by normalised convolution, so invalid pixels and
+    differences that touch them are ignored rather than counted as zero.
+
+    Parameters
+    ----------
+    cos_phase, sin_phase
+        Cosine and sine of the wrapped phase, ``(N, H, W)`` or ``(H, W)``; NaN = missing.
+    valid
+        Boolean mask of the same shape.
+    window
+        Box size (px).
+
+    Returns
+    -------
+    ndarray of float32, same shape
+        Mean gradient magnitude (rad/px) in the box; 0 at invalid pixels and where the box holds
+        no usable gradient.
+    """
+    _check_window(window)
+    c, s = _stack("cos_phase", cos_phase), _stack("sin_phase", sin_phase)
+    v = _stack("valid", valid, dtype=bool)
+    _check_same_shape(cos_phase=c, sin_phase=s, valid=v)
+    phase = np.where(v, np.arctan2(s, c), np.nan)
+    along_x, along_y = phase_gradients(phase, directions=(0, 90))
+    magnitude = np.hypot(along_x, along_y)
+    usable = np.isfinite(magnitude)
+    size = (window, window) if v.ndim == 2 else (1, window, window)
+    # mode="constant" adds zeros beyond the edge to both sums, so edge boxes average what they hold
+    num = ndimage.uniform_filter(np.where(usable, magnitude, 0.0), size=size, mode="constant")
+    den = ndimage.uniform_filter(usable.astype(np.float64), size=size, mode="constant")
+    # den is a multiple of 1/window**2 up to rounding of the running sums; half a pixel separates 0
+    has = den > 0.5 / window**2
+    score = np.divide(num, den, out=np.zeros_like(num), where=has)
+    score[~v] = 0.0
+    return score.astype(np.float32)
+
+
+def _otsu_above(values: NDArray[np.float64]) -> float | None:
+    """Otsu threshold of finite ``values``, or None if they are empty or constant."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or finite.min() == finite.max():
+        return None
+    return float(threshold_otsu(finite))
+
+
+def _coherent(coherence: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.bool_] | None:
+    """Otsu-coherent valid pixels of one patch, or None if the coherence is degenerate."""
+    try:
+        mask, _ = otsu_coherence_mask(np.where(valid, coherence, np.nan))
+    except InputError:  # all invalid / NaN, or constant coherence
+        return None
+    return mask & valid
+
+
+def coherent_gradient_otsu(
+    cos_phase: ArrayLike,
+    sin_phase: ArrayLike,
+    coherence: ArrayLike,
+    valid: ArrayLike,
+    window: int = 9,
+) -> NDArray[np.bool_]:
+    """Threshold-free rule: coherent pixels with a high local phase gradient.
+
+    Per patch, a pixel is positive when its coherence is above the Otsu threshold of the valid
+    coherence (:func:`fringenet.insar.masking.otsu_coherence_mask`) and its
+    :func:`phase_gradient_score` is above the Otsu threshold of the scores of those coherent
+    pixels. Requiring coherence keeps decorrelation noise, whose wrapped gradient is large
+    everywhere, from passing as fringes.
+
+    Parameters
+    ----------
+    cos_phase, sin_phase, coherence, valid
+        ``(N, H, W)`` or ``(H, W)``; see :func:`phase_gradient_score`.
+    window
+        Box size (px) of the gradient score.
+
+    Returns
+    -------
+    ndarray of bool, same shape
+        All False in a patch whose coherence or scores are constant (no threshold exists).
+    """
+    score = phase_gradient_score(cos_phase, sin_phase, valid, window)
+    coh = _stack("coherence", coherence)
+    v = _stack("valid", valid, dtype=bool)
+    _check_same_shape(coherence=coh, valid=v)
+    out = np.zeros(v.shape, dtype=bool)
+    for i in np.ndindex(v.shape[:-2]):
+        coherent = _coherent(coh[i], v[i])
+        if coherent is None:
+            continue
+        threshold = _otsu_above(score[i][coherent].astype(np.float64))
+        if threshold is not None:
+            out[i] = coherent & (score[i] > threshold)
+    return out
+
+
+def low_coherence_otsu(coherence: ArrayLike, valid: ArrayLike) -> NDArray[np.bool_]:
+    """Naive rule "fast motion decorrelates": valid pixels below the Otsu threshold of coherence.
+
+    Parameters
+    ----------
+    coherence, valid
+        ``(N, H, W)`` or ``(H, W)``; the threshold is chosen per patch from its valid pixels.
+
+    Returns
+    -------
+    ndarray of bool, same shape
+        All False in a patch whose valid coherence is constant or missing. NaN coherence is False.
+    """
+    coh = _stack("coherence", coherence)
+    v = _stack("valid", valid, dtype=bool)
+    _check_same_shape(coherence=coh, valid=v)
+    out = np.zeros(v.shape, dtype=bool)
+    for i in np.ndindex(v.shape[:-2]):
+        coherent = _coherent(coh[i], v[i])
+        if coherent is not None:
+            out[i] = v[i] & np.isfinite(coh[i]) & ~coherent
+    return out
+
+
+# ---------------------------------------------------------------------------------- registry
+
+BaselineFunction = Callable[[Mapping[str, NDArray[Any]], NDArray[np.bool_]], NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A named baseline: which channels it needs and whether it returns scores or a binary mask."""
+
+    name: str
+    description: str
+    channels: tuple[str, ...]
+    """Required channel names, from :data:`CHANNELS`."""
+    kind: Literal["score", "binary"]
+    """``"score"``: float scores to threshold; ``"binary"``: a boolean prediction."""
+    function: BaselineFunction
+    """``function(channels, valid)`` with channels and valid ``(N, H, W)``."""
+
+
+BASELINES: dict[str, Baseline] = {
+    b.name: b
+    for b in (
+        Baseline(
+            name="phase_gradient",
+            description="local mean (9 x 9 px) of the wrapped phase-gradient magnitude (rad/px)",
+            channels=("cos_phase", "sin_phase"),
+            kind="score",
+            function=lambda ch, valid: phase_gradient_score(ch["cos_phase"], ch["sin_phase"], valid),
+        ),
+        Baseline(
+            name="coherent_gradient_otsu",
+            description="Otsu-coherent pixels whose phase-gradient score exceeds its Otsu threshold",
+            channels=("cos_phase", "sin_phase", "coherence"),
+            kind="binary",
+            function=lambda ch, valid: coherent_gradient_otsu(
+                ch["cos_phase"], ch["sin_phase"], ch["coherence"], valid
+            ),
+        ),
+        Baseline(
+            name="low_coherence_otsu",
+            description="pixels below the Otsu threshold of coherence (fast motion decorrelates)",
+            channels=("coherence",),
+            kind="binary",
+            function=lambda ch, valid: low_coherence_otsu(ch["coherence"], valid),
+        ),
+    )
+}
+"""The available baselines by name."""
+
+
+def run_baseline(name: str, channels: Mapping[str, ArrayLike], valid: ArrayLike) -> NDArray[Any]:
+    """Run the baseline ``name`` on ``channels`` (name -> ``(N, H, W)`` array) and ``valid``.
+
+    Returns float32 scores for ``kind == "score"`` baselines, a bool mask for binary ones.
+    Raises :class:`~fringenet.errors.InputError` for an unknown name or a missing channel.
+    """
+    if name not in BASELINES:
+        raise InputError("baseline", f"unknown baseline {name!r}; valid names: {sorted(BASELINES)}")
+    baseline = BASELINES[name]
+    missing = [c for c in baseline.channels if c not in channels]
+    if missing:
+        raise InputError(f"baseline {name!r}", f"needs channel(s) {missing} (got {sorted(channels)})")
+    v = np.asarray(valid, dtype=bool)
+    arrays = {c: np.asarray(channels[c]) for c in baseline.channels}
+    return baseline.function(arrays, v)

@@ -1,0 +1,80 @@
+"""A trained model as a self-contained folder: weights (safetensors) and everything needed to use them.
+
+``bundle.json`` holds the model spec, the input channel list, the normalisation statistics, the
+decision threshold chosen on validation data, the patch size and the training data's provenance,
+so a bundle can be applied to new data without its training run.
+"""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from fringenet.errors import InputError
+from fringenet.io.atomic import atomic_path
+from fringenet.models.segmentation import ModelSpec, build_segmentation_model
+
+WEIGHTS = "model.safetensors"
+META = "bundle.json"
+
+
+class BundleInfo(BaseModel):
+    """What a bundle says about its model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = Field("fringenet-bundle/1", description="Bundle format version.")
+    task: str = Field("segmentation", description="What the network predicts.")
+    model: ModelSpec
+    channels: list[str] = Field(description="Input channels in order (fringenet.data.channels names).")
+    normalisation: dict[str, dict[str, float]] = Field(
+        description="Per-channel mean and std (training split)."
+    )
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability threshold chosen on validation.")
+    patch_size: int = Field(256, ge=16, description="Patch size the model was trained on (pixels).")
+    provenance: dict[str, Any] = Field(default_factory=dict, description="Training data, config, versions.")
+
+
+def save_bundle(path: str | PathLike[str], model: nn.Module, info: BundleInfo) -> Path:
+    """Write the bundle folder atomically; returns its path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.mkdir(parents=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": info.format})
+        (tmp / META).write_text(info.model_dump_json(indent=2))
+    return path
+
+
+def read_bundle_info(path: str | PathLike[str]) -> BundleInfo:
+    """The metadata of a bundle, validated (no weights loaded)."""
+    path = Path(path)
+    meta = path / META
+    if not meta.is_file():
+        raise InputError(path, f"not a model bundle (no {META})")
+    try:
+        return BundleInfo.model_validate(json.loads(meta.read_text()))
+    except (ValueError, ValidationError) as err:
+        raise InputError(meta, f"invalid bundle description ({err})") from err
+
+
+def load_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
+    """Rebuild the network of a bundle and load its weights (in eval mode, on the CPU)."""
+    path = Path(path)
+    info = read_bundle_info(path)
+    model = build_segmentation_model(info.model)
+    try:
+        state = load_file(str(path / WEIGHTS))
+        model.load_state_dict(state)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise InputError(
+            path / WEIGHTS, f"weights do not load into {info.model.architecture}/{info.model.encoder} ({err})"
+        ) from err
+    model.eval()
+    return model, info

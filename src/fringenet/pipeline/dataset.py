@@ -1,0 +1,270 @@
+"""Stage runner of ``fringenet dataset build``: scenes (simulated or real + inventory) → patch dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from fringenet.conventions import wrap
+from fringenet.data.channels import CHANNELS, PairLayers, derive_channels
+from fringenet.data.config import DatasetConfig, RealSource, SimulatedSource
+from fringenet.data.normalise import channel_statistics
+from fringenet.data.patches import cut_patches
+from fringenet.data.splits import assign_splits, spatial_blocks, split_table
+from fringenet.data.store import PatchWriter
+from fringenet.errors import InputError
+from fringenet.io.atomic import atomic_path
+from fringenet.io.schema import PAIR_DIM, is_stack, pixel_size_m, wavelength_of
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One interferogram ready to be cut: its layers, label and valid mask, and where it came from."""
+
+    region: str
+    scene: str
+    layers: PairLayers
+    label: NDArray[np.uint8]
+    valid: NDArray[np.bool_]
+    crs: str
+    transform: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What :func:`run_build_dataset` wrote."""
+
+    path: Path
+    n_patches: int
+    channels: tuple[str, ...]
+    splits: list[dict[str, Any]]
+    notes: list[str]
+
+
+def _values(da: xr.DataArray | None) -> NDArray[np.float64] | None:
+    return None if da is None else np.asarray(da.values, dtype=np.float64)
+
+
+def simulated_scenes(source: SimulatedSource) -> Iterator[Scene]:
+    """Simulate ``source.n_scenes`` single pairs; a seeded fraction are hard negatives without targets."""
+    from fringenet.config import validate_config
+    from fringenet.simulate.config import HARD_NEGATIVES, SimulationConfig
+    from fringenet.simulate.scene import simulate_pair
+
+    for k in range(source.n_scenes):
+        seed = source.seed + k
+        rng = np.random.default_rng([seed, 0x5EED])
+        scenario = source.scenario
+        if rng.random() < source.hard_negative_fraction:
+            scenario = HARD_NEGATIVES[int(rng.integers(len(HARD_NEGATIVES)))]
+        values = {"height": source.height, "width": source.width, "scenario": scenario, "seed": seed}
+        config = validate_config(SimulationConfig, {**values, **source.overrides}, "simulate.overrides")
+        ds = simulate_pair(config)
+        name = f"sim{seed:05d}"
+        layers = PairLayers(
+            source=name,
+            wrapped_phase=ds["wrapped_phase"].values,
+            pixel_size_m=config.pixel_size_m,
+            wavelength_m=config.wavelength_m,
+            coherence=ds["coherence"].values,
+            amplitude=ds["amplitude"].values,
+            unwrapped_phase=ds["unwrapped_phase"].values,
+            los_displacement=ds["los_displacement"].values,
+            dem=ds["dem"].values,
+            slope=ds["slope"].values,
+            aspect=ds["aspect"].values,
+            incidence=ds["incidence"].values,
+            heading=ds["heading"].values,
+        )
+        valid = (ds["valid"].values > 0) & (ds["water"].values == 0) & (ds["layover"].values == 0)
+        yield Scene(
+            f"{name}-{scenario}", name, layers, ds["label"].values.astype(np.uint8), valid,
+            ds.rio.crs.to_string(), tuple(ds.rio.transform())[:6],
+        )  # fmt: skip
+
+
+def _same_grid(ds: xr.Dataset, other: xr.Dataset, path: Path, what: str) -> None:
+    from fringenet.io.stack import grid_difference, grid_of_dataset
+
+    problem = grid_difference(grid_of_dataset(ds), grid_of_dataset(other))
+    if problem:
+        raise InputError(path, f"{what} is on another grid than the product: {problem}")
+
+
+def _inventory_label(source: RealSource, ds: xr.Dataset) -> NDArray[np.uint8]:
+    from fringenet.io.geotiff import read_geotiff
+    from fringenet.io.labels import rasterize_inventory
+
+    path = source.inventory
+    if not path.exists():
+        raise InputError(path, "inventory not found")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        raster = read_geotiff(path, "label")
+        _same_grid(ds, raster, path, "the label raster")
+        values = np.asarray(raster["label"].values)
+        return (np.nan_to_num(values) > 0).astype(np.uint8)
+    return np.asarray(rasterize_inventory(path, ds, all_touched=source.all_touched).values, dtype=np.uint8)
+
+
+def _per_pair(ds: xr.Dataset, name: str, k: int, n_pairs: int, path: Path) -> NDArray[np.float64] | None:
+    """Variable ``name`` of pair ``k`` (static variables are shared by every pair)."""
+    if name not in ds:
+        return None
+    da = ds[name]
+    if PAIR_DIM in da.dims:
+        if da.sizes[PAIR_DIM] != n_pairs:
+            raise InputError(path, f"{name} has {da.sizes[PAIR_DIM]} pairs, the product {n_pairs}")
+        da = da.isel({PAIR_DIM: k})
+    return _values(da)
+
+
+def real_scenes(source: RealSource) -> Iterator[Scene]:
+    """Every pair of a real product, with its inventory label and optional coherence/amplitude/DEM files."""
+    from fringenet.io.open import open_product
+
+    ds = open_product(source.product, nodata=source.nodata, wavelength_m=source.wavelength_m)
+    region = source.region or source.product.stem
+    extra: dict[str, xr.Dataset] = {}
+    for what, path in (("coherence", source.coherence), ("amplitude", source.amplitude), ("dem", source.dem)):
+        if path is None:
+            continue
+        other = open_product(path, nodata=source.nodata)
+        if what not in other:
+            raise InputError(path, f"holds no {what} layer (found {sorted(map(str, other.data_vars))})")
+        _same_grid(ds, other, path, what)
+        extra[what] = other
+    label = _inventory_label(source, ds)
+    n_pairs = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
+    size = pixel_size_m(ds)
+    wavelength = wavelength_of(ds)
+    for k in range(n_pairs):
+        sel = ds.isel({PAIR_DIM: k}) if is_stack(ds) else ds
+        notes: list[str] = []
+        if "wrapped_phase" in sel:
+            phase = _values(sel["wrapped_phase"])
+        elif "unwrapped_phase" in sel:
+            phase = np.asarray(wrap(np.asarray(_values(sel["unwrapped_phase"]))), dtype=np.float64)
+            notes.append("wrapped phase made by re-wrapping the unwrapped phase")
+        else:
+            raise InputError(
+                source.product, f"holds no interferometric phase (found {sorted(map(str, ds.data_vars))})"
+            )
+        layer = {
+            name: _per_pair(extra.get(name, ds), name, k, n_pairs, getattr(source, name) or source.product)
+            for name in ("coherence", "amplitude", "dem")
+        }
+        layers = PairLayers(
+            source=str(source.product),
+            wrapped_phase=np.asarray(phase),
+            pixel_size_m=size,
+            wavelength_m=wavelength,
+            coherence=layer["coherence"],
+            amplitude=layer["amplitude"],
+            unwrapped_phase=_per_pair(ds, "unwrapped_phase", k, n_pairs, source.product),
+            los_displacement=_per_pair(ds, "los_displacement", k, n_pairs, source.product),
+            dem=layer["dem"],
+            incidence=_per_pair(ds, "incidence", k, n_pairs, source.product),
+            heading=_per_pair(ds, "heading", k, n_pairs, source.product),
+            notes=notes,
+        )
+        pair = str(sel["pair"].values) if "pair" in sel.coords else f"pair{k:03d}"
+        yield Scene(
+            region, f"{region}:{pair}", layers, label, np.isfinite(layers.wrapped_phase),
+            ds.rio.crs.to_string() if ds.rio.crs else "", tuple(ds.rio.transform())[:6],
+        )  # fmt: skip
+
+
+def _scenes(config: DatasetConfig) -> Iterator[Scene]:
+    if config.simulate is not None:
+        yield from simulated_scenes(config.simulate)
+    for source in config.real:
+        yield from real_scenes(source)
+
+
+def run_build_dataset(
+    config: DatasetConfig, out: str | Path, *, overwrite: bool = False, progress: bool = False
+) -> DatasetSummary:
+    """Build a patch dataset folder at ``out`` (written atomically) from ``config``'s scenes.
+
+    Splits keep spatial blocks (and so every pair over the same ground) in one split, stratified
+    by labelled pixels; normalisation statistics use the training split only.
+    """
+    from tqdm import tqdm
+
+    from fringenet import __version__
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(out, "dataset folder exists already (use --overwrite to replace it)")
+    channels = tuple(config.channels)
+    notes: list[str] = []
+    with atomic_path(out) as tmp:
+        writer = PatchWriter(tmp, channels, config.patch_size)
+        for scene in tqdm(_scenes(config), desc="scenes", disable=not progress, unit="scene"):
+            image = derive_channels(scene.layers, channels)
+            patches = cut_patches(
+                image, scene.label, scene.valid, channels, config.patch_size,
+                stride=config.stride, min_valid_fraction=config.min_valid_fraction,
+            )  # fmt: skip
+            notes.extend(
+                f"{scene.layers.source}: {n}" for n in scene.layers.notes if f"{scene.region}" not in n
+            )
+            writer.append(
+                patches, region=scene.region, scene=scene.scene, crs=scene.crs, transform=scene.transform
+            )
+        table = writer.table()
+        if table.empty:
+            raise InputError(out, "no patch has enough valid pixels; nothing to write")
+        blocks = spatial_blocks(table["row"].to_numpy(), table["col"].to_numpy(), config.block_px)
+        table["group"] = [f"{r}/{b}" for r, b in zip(table["region"], blocks, strict=True)]
+        table["split"] = assign_splits(
+            table["group"].to_numpy(),
+            table["labelled_px"].to_numpy(),
+            config.splits.model_dump(),
+            config.seed,
+        )
+        train = np.flatnonzero(table["split"].to_numpy() == "train")
+        stats = channel_statistics(
+            (
+                (np.asarray(writer.arrays["image"][int(i)]), np.asarray(writer.arrays["valid"][int(i)]))
+                for i in train
+            ),
+            channels,
+        )
+        splits = split_table(
+            table["split"].to_numpy(), table["labelled_px"].to_numpy(), table["group"].to_numpy()
+        )
+        unique_notes = sorted(set(notes))
+        info = {
+            "format": "fringenet-patches/1",
+            "channels": list(channels),
+            "units": {c: CHANNELS[c].unit for c in channels},
+            "relative_channels": [c for c in channels if CHANNELS[c].relative],
+            "patch_size": config.patch_size,
+            "normalisation": stats,
+            "normalisation_split": "train",
+            "splits": splits,
+            "regions": sorted(set(table["region"])),
+            "config": config.model_dump(mode="json"),
+            "provenance": {"fringenet": __version__, "scenes": int(table["scene"].nunique())},
+            "notes": unique_notes,
+        }
+        writer.finish(table, info)
+        (tmp / "splits.md").write_text(splits_markdown(splits))
+    return DatasetSummary(out, len(table), channels, splits, unique_notes)
+
+
+def splits_markdown(rows: list[dict[str, Any]]) -> str:
+    """The split table as markdown."""
+    head = "| split | patches | groups | patches with labels | labelled pixels |\n|---|---:|---:|---:|---:|\n"
+    body = "".join(
+        f"| {r['split']} | {r['patches']} | {r['groups']} | {r['patches_with_labels']} | {r['labelled_pixels']} |\n"
+        for r in rows
+    )
+    return head + body

@@ -1,0 +1,109 @@
+"""Non-learned segmentation baselines: phase-gradient score and Otsu rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fringenet.errors import InputError
+from fringenet.evaluate.baselines import (
+    BASELINES,
+    coherent_gradient_otsu,
+    low_coherence_otsu,
+    phase_gradient_score,
+    run_baseline,
+)
+
+Y, X = np.mgrid[:64, :64]
+R = np.hypot(Y - 32, X - 32)
+# concentric fringes in a disc of radius 20 px over a flat background; the steepest gradient
+# (4 pi r / 200 = 1.26 rad/px at the rim) stays below pi, so the wrapped differences are exact
+FRINGES = np.where(R < 20, 2 * np.pi * R**2 / 200.0, 0.0)
+
+
+def test_phase_gradient_score_higher_inside_fringes() -> None:
+    valid = np.ones(FRINGES.shape, bool)
+    score = phase_gradient_score(np.cos(FRINGES), np.sin(FRINGES), valid)
+    assert score.dtype == np.float32 and score.shape == FRINGES.shape
+    inside, outside = score[R < 15], score[R > 28]
+    assert inside.mean() > 0.4  # rad/px
+    assert outside.max() < 1e-6  # flat, noise-free background has no gradient
+    # ring mean at radius r is about 4 pi r / 200 rad/px
+    ring = score[(R > 9.5) & (R < 10.5)].mean()
+    assert ring == pytest.approx(4 * np.pi * 10 / 200, rel=0.1)
+
+
+def test_phase_gradient_score_ignores_invalid_pixels_and_stacks() -> None:
+    rng = np.random.default_rng(2)
+    phase = np.zeros((64, 64))
+    phase[:, 30:34] = rng.uniform(-np.pi, np.pi, (64, 4))  # garbage under the invalid strip
+    valid = np.ones(phase.shape, bool)
+    valid[:, 30:34] = False
+    score = phase_gradient_score(np.cos(phase), np.sin(phase), valid, window=5)
+    assert np.abs(score).max() < 1e-6  # garbage never enters the valid neighbours' mean
+    stacked = phase_gradient_score(
+        np.cos([phase, FRINGES]), np.sin([phase, FRINGES]), np.stack([valid, np.ones_like(valid)])
+    )
+    alone = phase_gradient_score(np.cos(FRINGES), np.sin(FRINGES), np.ones_like(valid))
+    assert stacked.shape == (2, 64, 64)
+    assert np.allclose(stacked[1], alone, atol=1e-6)  # patches do not bleed into each other
+
+
+def test_coherent_gradient_otsu_finds_coherent_fringes_only() -> None:
+    rng = np.random.default_rng(0)
+    phase = FRINGES.copy()
+    phase[:, :10] = rng.uniform(-np.pi, np.pi, (64, 10))  # decorrelated noise: large gradients
+    coherence = np.full(phase.shape, 0.9)
+    coherence[:, :10] = 0.2
+    valid = np.ones(phase.shape, bool)
+    mask = coherent_gradient_otsu(np.cos(phase), np.sin(phase), coherence, valid)
+    assert mask.dtype == np.bool_ and mask.shape == phase.shape
+    assert mask[(R > 6) & (R < 18)].mean() > 0.95
+    assert not mask[:, :10].any()  # noise is steep but incoherent
+    assert not mask[(R > 28) & (X >= 20)].any()
+
+
+def test_otsu_rules_degenerate_inputs_are_all_false() -> None:
+    shape = (2, 16, 16)
+    valid = np.ones(shape, bool)
+    flat_coh = np.full(shape, 0.7)
+    out = coherent_gradient_otsu(np.ones(shape), np.zeros(shape), flat_coh, valid)
+    assert out.shape == shape and out.dtype == np.bool_ and not out.any()
+    coh = np.where(np.arange(16) < 8, 0.9, 0.3) * np.ones(shape)
+    # coherence splits fine but the phase is flat: constant scores, no gradient threshold
+    assert not coherent_gradient_otsu(np.ones(shape), np.zeros(shape), coh, valid).any()
+    assert not low_coherence_otsu(flat_coh, valid).any()
+    assert not low_coherence_otsu(coh, np.zeros(shape, bool)).any()
+
+
+def test_low_coherence_otsu_per_patch() -> None:
+    coherence = np.full((2, 32, 32), 0.9)
+    coherence[0, 8:16, 8:16] = 0.15
+    coherence[1] = 0.5  # constant patch: no threshold
+    valid = np.ones(coherence.shape, bool)
+    valid[0, 8, 8] = False
+    mask = low_coherence_otsu(coherence, valid)
+    expected = coherence[0] < 0.5
+    expected[8, 8] = False
+    assert np.array_equal(mask[0], expected)
+    assert not mask[1].any()
+
+
+def test_registry_and_run_baseline() -> None:
+    assert set(BASELINES) == {"phase_gradient", "coherent_gradient_otsu", "low_coherence_otsu"}
+    assert BASELINES["phase_gradient"].kind == "score"
+    assert BASELINES["low_coherence_otsu"].channels == ("coherence",)
+    channels = {
+        "cos_phase": np.cos(FRINGES)[None],
+        "sin_phase": np.sin(FRINGES)[None],
+        "coherence": np.full((1, 64, 64), 0.9),
+    }
+    valid = np.ones((1, 64, 64), bool)
+    score = run_baseline("phase_gradient", channels, valid)
+    assert score.dtype == np.float32 and score.shape == (1, 64, 64)
+    assert np.allclose(score[0], phase_gradient_score(np.cos(FRINGES), np.sin(FRINGES), valid[0]))
+    assert run_baseline("coherent_gradient_otsu", channels, valid).dtype == np.bool_
+    with pytest.raises(InputError, match="low_coherence_otsu"):
+        run_baseline("nope", channels, valid)
+    with pytest.raises(InputError, match="coherence"):
+        run_baseline("low_coherence_otsu", {"cos_phase": channels["cos_phase"]}, valid)
