@@ -124,6 +124,16 @@ def _per_pair(ds: xr.Dataset, name: str, k: int, n_pairs: int, path: Path) -> ND
     return _values(da)
 
 
+def _align_pairs(ds: xr.Dataset, other: xr.Dataset, path: Path, what: str) -> xr.Dataset:
+    """Put the pairs of a companion stack (coherence, amplitude) in the product's pair order."""
+    if not (is_stack(ds) and is_stack(other)) or PAIR_DIM not in ds.coords or PAIR_DIM not in other.coords:
+        return other
+    missing = sorted(set(ds[PAIR_DIM].values.tolist()) - set(other[PAIR_DIM].values.tolist()))
+    if missing:
+        raise InputError(path, f"{what} lacks pair(s) {missing[:5]} of the product")
+    return other.sel({PAIR_DIM: ds[PAIR_DIM].values})
+
+
 def real_scenes(source: RealSource) -> Iterator[Scene]:
     """Every pair of a real product, with its inventory label and optional coherence/amplitude/DEM files."""
     from fringenet.io.open import open_product
@@ -135,10 +145,13 @@ def real_scenes(source: RealSource) -> Iterator[Scene]:
         if path is None:
             continue
         other = open_product(path, nodata=source.nodata)
+        names = [str(v) for v in other.data_vars]
+        if what not in other and len(names) == 1:
+            other = other.rename({names[0]: what})  # the config says what this single layer is
         if what not in other:
-            raise InputError(path, f"holds no {what} layer (found {sorted(map(str, other.data_vars))})")
+            raise InputError(path, f"holds no {what} layer (found {sorted(names)})")
         _same_grid(ds, other, path, what)
-        extra[what] = other
+        extra[what] = _align_pairs(ds, other, path, what)
     label = _inventory_label(source, ds)
     n_pairs = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
     size = pixel_size_m(ds)
@@ -240,6 +253,14 @@ def run_build_dataset(
         splits = split_table(
             table["split"].to_numpy(), table["labelled_px"].to_numpy(), table["group"].to_numpy()
         )
+        empty = sorted(
+            set(config.splits.model_dump()) - set(table["split"]) - {k for k, v in config.splits if v == 0}
+        )
+        if empty:
+            notes.append(
+                f"split(s) {empty} got no patches: {table['group'].nunique()} spatial group(s) are too few "
+                f"(lower block_px={config.block_px} or add scenes)"
+            )
         unique_notes = sorted(set(notes))
         info = {
             "format": "fringenet-patches/1",

@@ -75,7 +75,7 @@ def prepare(config: TrainConfig) -> Setup:
     channel_positions(dataset, channels, "training config")
     train_idx, val_idx = dataset.indices("train"), dataset.indices("val")
     crops = []
-    if config.sampling.oversample_small:
+    if config.sampling.oversample_small and config.sampling.crop_px < dataset.patch_size:
         for i in train_idx[dataset.table["labelled_px"].to_numpy()[train_idx] > 0]:
             label = dataset.read(int(i))[1]
             crops += small_object_crops(
@@ -213,12 +213,19 @@ def run_train(
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
+        if state.get("epochs", config.epochs) != config.epochs:
+            raise InputError(
+                last,
+                f"checkpoint belongs to a {state['epochs']}-epoch run; resuming with {config.epochs} epochs "
+                "would change its learning-rate schedule (start a new run instead)",
+            )
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     else:
         out.mkdir(parents=True, exist_ok=True)
         write_yaml_config(config, out / "config.yaml")
     board = _tensorboard(out, config.tensorboard)
     for epoch in range(start, config.epochs + 1):
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout/DropPath: a resumed epoch repeats exactly
         setup.sampler.set_epoch(epoch)
         setup.train.set_epoch(epoch)
         model.train()
@@ -239,7 +246,7 @@ def run_train(
             scheduler.step()
             n = raw["image"].shape[0]
             seen, running = seen + n, running + loss.item() * n
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
         seconds = time.perf_counter() - tic
         metrics = validate(model, setup.val, config, device)
         row = {
@@ -266,7 +273,7 @@ def run_train(
             {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                "epoch": epoch, "history": history, "best": best,
+                "epoch": epoch, "epochs": config.epochs, "history": history, "best": best,
             },
             last,
         )  # fmt: skip
