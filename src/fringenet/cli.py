@@ -255,22 +255,10 @@ def config_cmd(
 
 
 def _yaml_mapping(path: Path | None) -> dict[str, Any]:
-    """The raw mapping of a YAML config file (validated later, after command-line overrides)."""
-    import yaml
+    """The raw mapping of an optional YAML config (validated after command-line overrides)."""
+    from fringenet.config import read_yaml_mapping
 
-    from fringenet.errors import InputError
-
-    if path is None:
-        return {}
-    if not path.is_file():
-        raise InputError(path, "config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise InputError(path, f"not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise InputError(path, "a config must be a mapping of field: value")
-    return raw
+    return {} if path is None else read_yaml_mapping(path)
 
 
 @dataset_app.command("build")

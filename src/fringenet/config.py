@@ -18,8 +18,8 @@ from fringenet.errors import InputError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_yaml_config(model: type[ModelT], path: str | Path) -> ModelT:
-    """Read and validate a YAML config file; errors name the file and the offending fields."""
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a YAML config file (for callers that merge overrides before validating)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "config file not found")
@@ -29,7 +29,12 @@ def load_yaml_config(model: type[ModelT], path: str | Path) -> ModelT:
         raise InputError(path, f"not valid YAML ({err})") from err
     if not isinstance(raw, dict):
         raise InputError(path, "a config must be a mapping of field: value")
-    return validate_config(model, raw, source=path)
+    return raw
+
+
+def load_yaml_config(model: type[ModelT], path: str | Path) -> ModelT:
+    """Read and validate a YAML config file; errors name the file and the offending fields."""
+    return validate_config(model, read_yaml_mapping(path), source=path)
 
 
 def validate_config(model: type[ModelT], values: dict[str, Any], source: str | Path = "config") -> ModelT:

@@ -43,15 +43,15 @@ def check_encoder(name: str) -> str:
     raise ValueError(f"unknown encoder {name!r}; smp encoders include {examples}, or 'tu-<timm model>'")
 
 
-class ModelSpec(BaseModel):
-    """Which network to build: architecture, encoder and channel counts."""
+class ModelChoice(BaseModel):
+    """Which network: decoder architecture and encoder."""
 
     model_config = ConfigDict(extra="forbid")
 
     architecture: str = Field("unet", description=f"Decoder architecture, one of {sorted(ARCHITECTURES)}.")
-    encoder: str = Field("resnet18", description="Encoder: an smp encoder name or 'tu-<timm model>'.")
-    in_channels: int = Field(7, ge=1, le=256, description="Number of input channels.")
-    classes: int = Field(1, ge=1, le=64, description="Output channels (1 = deforming vs not, as logits).")
+    encoder: str = Field(
+        "resnet18", description="smp encoder name (resnet34, mit_b2, ...) or 'tu-<timm model>'."
+    )
 
     @field_validator("architecture")
     @classmethod
@@ -64,6 +64,13 @@ class ModelSpec(BaseModel):
     @classmethod
     def _encoder(cls, value: str) -> str:
         return check_encoder(value)
+
+
+class ModelSpec(ModelChoice):
+    """A network to build: architecture, encoder and channel counts."""
+
+    in_channels: int = Field(7, ge=1, le=256, description="Number of input channels.")
+    classes: int = Field(1, ge=1, le=64, description="Output channels (1 = deforming vs not, as logits).")
 
 
 def build_segmentation_model(spec: ModelSpec) -> nn.Module:

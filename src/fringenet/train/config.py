@@ -8,30 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fringenet.data.channels import check_channels
-from fringenet.models.segmentation import ARCHITECTURES, check_encoder
-
-
-class ModelChoice(BaseModel):
-    """Network architecture and encoder (channel count comes from the channel list)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    architecture: str = Field("unet", description=f"One of {sorted(ARCHITECTURES)}.")
-    encoder: str = Field(
-        "resnet18", description="smp encoder name (resnet34, mit_b2, ...) or 'tu-<timm model>'."
-    )
-
-    @field_validator("architecture")
-    @classmethod
-    def _architecture(cls, value: str) -> str:
-        if value not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {value!r}; valid: {sorted(ARCHITECTURES)}")
-        return value
-
-    @field_validator("encoder")
-    @classmethod
-    def _encoder(cls, value: str) -> str:
-        return check_encoder(value)
+from fringenet.models.segmentation import ModelChoice
 
 
 class LossConfig(BaseModel):
