@@ -78,9 +78,8 @@ def cut_patches(
         val[:h, :w] = ok[r : r + h, col : col + w]
         if val.mean() < min_valid_fraction:
             continue
-        img[:, ~val] = 0.0
         lab[~val] = 0
-        make_relative(img, val, channel_names)
+        make_relative(img, val, channel_names)  # medians over valid pixels only
         img[:, ~val] = 0.0
         images.append(img)
         labels.append(lab)

@@ -69,12 +69,13 @@ class BucketSampler(Sampler[int]):
 
 @dataclass(frozen=True)
 class Crop:
-    """A window ``(row, col, size)`` of patch ``index`` around a small object."""
+    """A window ``(row, col, size)`` of patch ``index`` around a small object, holding ``labelled_px`` labelled pixels."""
 
     index: int
     row: int
     col: int
     size: int
+    labelled_px: int
 
 
 def small_object_crops(index: int, label: NDArray, max_object_px: int, crop_px: int) -> list[Crop]:
@@ -93,7 +94,8 @@ def small_object_crops(index: int, label: NDArray, max_object_px: int, crop_px: 
             continue
         row = int(np.clip(round(cy) - size // 2, 0, height - size))
         col = int(np.clip(round(cx) - size // 2, 0, width - size))
-        crops.append(Crop(index, row, col, size))
+        inside = int((np.asarray(label)[row : row + size, col : col + size] > 0).sum())
+        crops.append(Crop(index, row, col, size, inside))
     return crops
 
 

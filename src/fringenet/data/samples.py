@@ -72,12 +72,9 @@ class PatchSamples(Dataset[dict[str, torch.Tensor]]):
         return self.indices.size + len(self.crops)
 
     def labelled_pixels(self) -> NDArray[np.int64]:
-        """Labelled pixels of every item (patches from the table, crops counted from the store)."""
+        """Labelled pixels of every item (patches from the table, crops as counted when they were cut)."""
         table = self.dataset.table["labelled_px"].to_numpy()
-        counts = [int(table[i]) for i in self.indices]
-        for crop in self.crops:
-            label = self.dataset.read(crop.index)[1]
-            counts.append(int(place_crop(label, crop).sum()))
+        counts = [int(table[i]) for i in self.indices] + [crop.labelled_px for crop in self.crops]
         return np.asarray(counts, dtype=np.int64)
 
     def raw(self, item: int) -> tuple[NDArray[np.float32], NDArray, NDArray, int]:

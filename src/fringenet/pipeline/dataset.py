@@ -159,10 +159,11 @@ def real_scenes(source: RealSource) -> Iterator[Scene]:
     for k in range(n_pairs):
         sel = ds.isel({PAIR_DIM: k}) if is_stack(ds) else ds
         notes: list[str] = []
+        unwrapped = _per_pair(ds, "unwrapped_phase", k, n_pairs, source.product)
         if "wrapped_phase" in sel:
             phase = _values(sel["wrapped_phase"])
-        elif "unwrapped_phase" in sel:
-            phase = np.asarray(wrap(np.asarray(_values(sel["unwrapped_phase"]))), dtype=np.float64)
+        elif unwrapped is not None:
+            phase = np.asarray(wrap(unwrapped), dtype=np.float64)
             notes.append("wrapped phase made by re-wrapping the unwrapped phase")
         else:
             raise InputError(
@@ -179,7 +180,7 @@ def real_scenes(source: RealSource) -> Iterator[Scene]:
             wavelength_m=wavelength,
             coherence=layer["coherence"],
             amplitude=layer["amplitude"],
-            unwrapped_phase=_per_pair(ds, "unwrapped_phase", k, n_pairs, source.product),
+            unwrapped_phase=unwrapped,
             los_displacement=_per_pair(ds, "los_displacement", k, n_pairs, source.product),
             dem=layer["dem"],
             incidence=_per_pair(ds, "incidence", k, n_pairs, source.product),
