@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck clean
+.PHONY: install demo test lint typecheck clean models
 
 install: $(STAMP)
 
@@ -18,6 +18,19 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/fringenet demo --out demo_output
 
+# Train the models shipped in the package from scratch (about an hour on 2 CPU cores) and copy their
+# bundles into src/fringenet/models/weights/ (see docs/models.md).
+MODELS := build/models
+models: install
+	$(BIN)/fringenet dataset build --config configs/default-detector-dataset.yaml --out $(MODELS)/detector-data --overwrite
+	$(BIN)/fringenet train --config configs/default-detector-train.yaml --dataset $(MODELS)/detector-data --out $(MODELS)/detector
+	$(BIN)/fringenet models ship $(MODELS)/detector/model --name detector
+	$(BIN)/fringenet dataset build --config configs/masknet-dataset.yaml --out $(MODELS)/masknet-data --overwrite
+	$(BIN)/fringenet train --config configs/masknet-train.yaml --dataset $(MODELS)/masknet-data --out $(MODELS)/masknet
+	$(BIN)/fringenet models ship $(MODELS)/masknet/model --name masknet
+	$(BIN)/fringenet train-unwrapper --config configs/punet.yaml --out $(MODELS)/punet
+	$(BIN)/fringenet models ship $(MODELS)/punet/model --name punet
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -29,4 +42,4 @@ test: install lint typecheck
 	$(BIN)/python -m pytest -q --timeout=600
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) demo_output build .pytest_cache .ruff_cache .mypy_cache

@@ -30,6 +30,8 @@ simulate_app = typer.Typer(
 app.add_typer(simulate_app, name="simulate")
 dataset_app = typer.Typer(help="Build patch datasets for segmentation training.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
+models_app = typer.Typer(help="The models shipped in the package.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -228,7 +230,7 @@ def timeseries(
 @app.command("config")
 @_clear_errors
 def config_cmd(
-    name: Annotated[str, typer.Argument(help="simulation | timeseries | dataset | train")],
+    name: Annotated[str, typer.Argument(help="simulation | timeseries | dataset | train | detect | monitor")],
 ) -> None:
     """Print a workflow's default configuration as commented YAML."""
     from fringenet.config import to_commented_yaml
@@ -250,8 +252,14 @@ def config_cmd(
         from fringenet.train.config import TrainConfig
 
         typer.echo(to_commented_yaml(TrainConfig(dataset=Path("DATASET"))), nl=False)
+    elif name in ("detect", "monitor"):
+        from fringenet.pipeline.monitor import DetectConfig, MonitorConfig
+
+        typer.echo(to_commented_yaml(DetectConfig() if name == "detect" else MonitorConfig()), nl=False)
     else:
-        raise InputError(name, "unknown workflow; choose simulation, timeseries, dataset or train")
+        raise InputError(
+            name, "unknown workflow; choose simulation, timeseries, dataset, train, detect or monitor"
+        )
 
 
 def _yaml_mapping(path: Path | None) -> dict[str, Any]:
@@ -381,18 +389,168 @@ def evaluate(
     typer.echo(f"wrote {result.out_dir}")
 
 
+Model = Annotated[Path | None, typer.Option(help="Detector bundle (default: the shipped detector).")]
+RunConfig = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings (see `fringenet config monitor`).")
+]
+Mask = Annotated[str | None, typer.Option(help="Unusable-phase mask: masknet | otsu | none.")]
+TargetType = Annotated[
+    str | None,
+    typer.Option(help="landslide | rock_glacier | volcanic | subsidence | mining | coseismic | deformation."),
+]
+MinSlope = Annotated[float | None, typer.Option(help="Slope filter (deg); default by target type.")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="local (a Dask LocalCluster) | inline (no Dask) | tcp://HOST:PORT.")
+]
+Workers = Annotated[int | None, typer.Option(help="Workers of the LocalCluster.")]
+
+
+def _run_settings(config: Path | None, **options: Any) -> dict[str, Any]:
+    """The YAML settings with every option given on the command line on top."""
+    raw = _yaml_mapping(config)
+    raw.update({k: v for k, v in options.items() if v is not None})
+    return raw
+
+
+def _print_run(result: Any) -> None:
+    for note in dict.fromkeys(result.notes):
+        typer.echo(f"note: {note}")
+    typer.echo(
+        f"{len(result.detections)} target(s); "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    )
+    for name, path in result.files.items():
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
+@_clear_errors
+def detect(
+    input_path: Annotated[
+        Path, typer.Argument(help="An interferogram or a stack (any product `info` reads).")
+    ],
+    out: Out,
+    model: Model = None,
+    config: RunConfig = None,
+    mask: Mask = None,
+    target_type: TargetType = None,
+    min_slope: MinSlope = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Probability threshold (default: the model's).")
+    ] = None,
+    window: Annotated[int | None, typer.Option(help="Window side (px; default: the model's).")] = None,
+    overlap: Annotated[int | None, typer.Option(help="Window overlap (px).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps.")] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+) -> None:
+    """Scan a whole scene: probability and detection rasters, target polygons (GeoJSON)."""
+    from fringenet.config import validate_config
+    from fringenet.pipeline.monitor import DetectConfig, run_detect
+
+    raw = _run_settings(
+        config, model=model, mask=mask, target_type=target_type, min_slope_deg=min_slope, threshold=threshold,
+        window=window, overlap=overlap, device=device, scheduler=scheduler, workers=workers,
+    )  # fmt: skip
+    _print_run(run_detect(input_path, out, validate_config(DetectConfig, raw, source=config or "options")))
+
+
+@app.command()
+@_clear_errors
+def monitor(
+    stack: Annotated[
+        Path, typer.Argument(help="A stack of interferograms with dates (any product `info` reads).")
+    ],
+    out: Out,
+    model: Model = None,
+    config: RunConfig = None,
+    mask: Mask = None,
+    target_type: TargetType = None,
+    min_slope: MinSlope = None,
+    unwrapper: Annotated[str | None, typer.Option(help="snaphu | whirlwind | punet.")] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(help="Inventory GeoPackage that accumulates runs (default OUT/inventory.gpkg)."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps.")] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+) -> None:
+    """The detection-first chain: mask, detect, then unwrap and invert only around each target; report."""
+    from fringenet.config import validate_config
+    from fringenet.pipeline.monitor import MonitorConfig, run_monitor
+
+    raw = _run_settings(
+        config, model=model, mask=mask, target_type=target_type, min_slope_deg=min_slope, unwrapper=unwrapper,
+        inventory=inventory, device=device, scheduler=scheduler, workers=workers,
+    )  # fmt: skip
+    _print_run(run_monitor(stack, out, validate_config(MonitorConfig, raw, source=config or "options")))
+
+
+@app.command()
+@_clear_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="A detect/monitor run folder.")]) -> None:
+    """Write RUN_DIR/report.html: one self-contained file that works offline."""
+    from fringenet.report.html import write_report
+
+    typer.echo(f"wrote {write_report(run_dir)}")
+
+
+@app.command("train-unwrapper")
+@_clear_errors
+def train_unwrapper(
+    config: Annotated[Path, typer.Option(help="PUNet training config YAML (e.g. configs/punet.yaml).")],
+    out: Out,
+) -> None:
+    """Train PUNet on simulated high-gradient patches; writes OUT/model (a bundle)."""
+    from fringenet.config import validate_config
+    from fringenet.train.punet import PUNetTrainConfig, run_train_punet
+
+    cfg = validate_config(PUNetTrainConfig, _yaml_mapping(config), source=config)
+    typer.echo(f"wrote {run_train_punet(cfg, out, progress=True)}")
+
+
+@models_app.command("list")
+@_clear_errors
+def models_list() -> None:
+    """The models shipped in the package and their size."""
+    from fringenet.models.shipped import SHIPPED, WEIGHTS_DIR, bundle_size_mb
+
+    for name, role in SHIPPED.items():
+        path = WEIGHTS_DIR / name
+        state = (
+            f"{bundle_size_mb(path):.1f} MB"
+            if (path / "bundle.json").exists()
+            else "not trained (make models)"
+        )
+        typer.echo(f"{name:9s} {state:>12s}  {role}")
+
+
+@models_app.command("ship")
+@_clear_errors
+def models_ship(
+    bundle: Annotated[Path, typer.Argument(help="A trained bundle folder (e.g. runs/x/model).")],
+    name: Annotated[str, typer.Option(help="detector | masknet | punet.")],
+) -> None:
+    """Copy a trained bundle into the package as a shipped model (<= 20 MB)."""
+    from fringenet.models.shipped import ship_bundle
+
+    typer.echo(f"wrote {ship_bundle(bundle, name)}")
+
+
 @app.command()
 @_clear_errors
 def demo(
     out: Out = Path("demo_output"),
     seed: Seed = 0,
-    size: Annotated[int, typer.Option(min=32, max=2048, help="Scene height and width (px).")] = 192,
+    size: Annotated[int, typer.Option(min=64, max=2048, help="Scene height and width (px).")] = 256,
     dates: Annotated[int, typer.Option(min=4, max=200, help="Number of acquisitions.")] = 24,
+    workers: Workers = 2,
 ) -> None:
-    """Simulate a stack with known targets, invert it, and score the velocities against the truth."""
+    """Simulate a stack with known targets, run `monitor` on it and score it against the truth."""
     from fringenet.pipeline.demo import run_demo
 
-    summary = run_demo(out, seed=seed, size=size, n_dates=dates)
+    summary = run_demo(out, seed=seed, size=size, n_dates=dates, workers=workers or 2)
     typer.echo(summary.text)
 
 

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from fringenet.conventions import phase_to_displacement, wrap
 from fringenet.errors import InputError
 from fringenet.insar.coherence import coherence_from_phase
+from fringenet.insar.gradients import StackedGradient, phase_gradient_stack
 from fringenet.simulate.terrain import local_incidence, slope_aspect
 
 FloatArray = NDArray[np.float32]
@@ -47,7 +48,12 @@ class PairLayers:
     incidence: NDArray[np.floating] | float | None = None
     heading: NDArray[np.floating] | float | None = None
     valid: NDArray[np.bool_] | None = None
+    wrapped_stack: NDArray[np.floating] | None = None
+    """``(pair, H, W)`` wrapped phase of every pair of a stack (rad), for the stack channels."""
+    coherence_stack: NDArray[np.floating] | None = None
+    """``(pair, H, W)`` coherence of every pair, weights of the gradient stacking."""
     notes: list[str] = field(default_factory=list)
+    _stacked: StackedGradient | None = field(default=None, repr=False, init=False)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -112,6 +118,20 @@ def _local_incidence(layers: PairLayers) -> NDArray[np.floating]:
     return local_incidence(dem, layers.pixel_size_m, layers.incidence, layers.heading)
 
 
+def _stacked_gradient(layers: PairLayers) -> StackedGradient:
+    """Phase-gradient stacking over the stack (a single pair stacks as itself), computed once."""
+    if layers._stacked is None:
+        if layers.wrapped_stack is None:
+            layers.note("gradient channels from the single interferogram (no stack given)")
+            stack = np.asarray(layers.wrapped_phase, dtype=np.float64)[None]
+            weights = None if layers.coherence is None else np.asarray(layers.coherence)[None]
+        else:
+            stack = np.asarray(layers.wrapped_stack, dtype=np.float64)
+            weights = layers.coherence_stack
+        layers._stacked = phase_gradient_stack(stack, weights=weights)
+    return layers._stacked
+
+
 CHANNELS: dict[str, ChannelSpec] = {
     spec.name: spec
     for spec in (
@@ -151,6 +171,20 @@ CHANNELS: dict[str, ChannelSpec] = {
         ChannelSpec(
             "incidence", "deg", "local incidence angle (terrain normal to LOS)", False, _local_incidence
         ),
+        ChannelSpec(
+            "gradient_magnitude",
+            "rad/px",
+            "magnitude of the coherence-weighted phase-gradient stack over the pairs",
+            False,
+            lambda p: _stacked_gradient(p).magnitude,
+        ),
+        ChannelSpec(
+            "gradient_consistency",
+            "1",
+            "how alike the phase gradients of all pairs are (0 = random, 1 = identical)",
+            False,
+            lambda p: _stacked_gradient(p).consistency,
+        ),
     )
 }
 """Every channel a dataset can hold, by name."""
@@ -160,6 +194,9 @@ DEFAULT_CHANNELS: tuple[str, ...] = (
 )  # fmt: skip
 """The landslide thesis's seven InSAR bands: wrapped phase (as cos, sin), coherence, amplitude and
 the terrain (elevation, slope, aspect)."""
+
+STACK_CHANNELS: tuple[str, ...] = ("gradient_magnitude", "gradient_consistency")
+"""Channels that summarise a whole stack; a model using them scans a stack as one input."""
 
 PHASE_CHANNELS = ("cos_phase", "sin_phase")
 """The pair rotated together by the random phase-offset augmentation."""
@@ -199,3 +236,44 @@ def make_relative(patch: NDArray[np.float32], valid: NDArray[np.bool_], channels
     for k, name in enumerate(channels):
         if CHANNELS[name].relative and valid.any():
             patch[k] -= np.median(patch[k][valid])
+
+
+def merge_pairs(pairs: Sequence[PairLayers], key_pair: int = -1) -> PairLayers:
+    """One :class:`PairLayers` for a whole stack: every pair's phase and coherence for the stack channels.
+
+    The pair-wise layers (wrapped phase, amplitude, unwrapped phase) are those of ``key_pair`` (use
+    the pair of longest time span, where slow motion shows most); coherence is the mean over pairs.
+    """
+    if not pairs:
+        raise InputError("stack", "no pair to merge")
+    key = pairs[key_pair]
+    coherences = [p.coherence for p in pairs]
+    have_coherence = all(c is not None for c in coherences)
+    coherence_stack = (
+        np.stack([np.asarray(c, dtype=np.float32) for c in coherences]) if have_coherence else None
+    )
+    notes = list(dict.fromkeys(n for p in pairs for n in p.notes))
+    return PairLayers(
+        source=key.source,
+        wrapped_phase=key.wrapped_phase,
+        pixel_size_m=key.pixel_size_m,
+        wavelength_m=key.wavelength_m,
+        coherence=None if coherence_stack is None else np.nanmean(coherence_stack, axis=0),
+        amplitude=key.amplitude,
+        unwrapped_phase=key.unwrapped_phase,
+        los_displacement=key.los_displacement,
+        dem=key.dem,
+        slope=key.slope,
+        aspect=key.aspect,
+        incidence=key.incidence,
+        heading=key.heading,
+        valid=key.valid,
+        wrapped_stack=np.stack([np.asarray(p.wrapped_phase, dtype=np.float32) for p in pairs]),
+        coherence_stack=coherence_stack,
+        notes=notes,
+    )
+
+
+def uses_stack(channels: Sequence[str]) -> bool:
+    """Whether a model with these channels scans a stack as one input (rather than pair by pair)."""
+    return any(c in STACK_CHANNELS for c in channels)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -45,6 +45,34 @@ class SimulatedSource(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="Further SimulationConfig fields applied to every scene."
     )
+    mode: Literal["pair", "stack"] = Field(
+        "pair",
+        description="'pair': one interferogram per scene; 'stack': a small-baseline stack per scene, summarised "
+        "by the stack channels (gradient_magnitude, gradient_consistency) and labelled where the target moves "
+        "enough over the whole stack.",
+    )
+    stack_dates: tuple[int, int] = Field(
+        (2, 24),
+        description="Range of the number of dates drawn per stack scene (mode 'stack'); 2 dates = a single "
+        "pair, so a model trained on the range also scans single interferograms. An 'n_dates' override wins.",
+    )
+    label: Literal["deformation", "decorrelation"] = Field(
+        "deformation",
+        description="What the label marks: visible deformation, or decorrelated/unusable phase (Mask Net).",
+    )
+    coherence: Literal["true", "sample"] = Field(
+        "true",
+        description="'true': the simulator's model coherence; 'sample': a 5x5 boxcar estimate from the "
+        "simulated noise phase, biased like a processor's coherence (use it where the label depends on "
+        "coherence, as for the Mask Net).",
+    )
+
+    @field_validator("stack_dates")
+    @classmethod
+    def _stack_dates(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 2 <= value[0] <= value[1] <= 1000:
+            raise ValueError(f"stack_dates must be an increasing range within 2..1000 (got {value})")
+        return value
 
     @field_validator("scenario")
     @classmethod

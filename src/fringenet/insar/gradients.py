@@ -68,6 +68,23 @@ def phase_gradients(
     return out
 
 
+def phase_gradients_float32(wrapped_phase: NDArray[np.float32], direction: int) -> NDArray[np.float32]:
+    """:func:`phase_gradients` along one direction, in float32, for long stacks (same conventions)."""
+    ((dy, dx),) = _steps([direction])
+    ny, nx = wrapped_phase.shape[-2:]
+    out = np.full(wrapped_phase.shape, np.nan, dtype=np.float32)
+    ys, yd = slice(max(dy, 0), ny + min(dy, 0)), slice(max(-dy, 0), ny + min(-dy, 0))
+    xs, xd = slice(max(dx, 0), nx + min(dx, 0)), slice(max(-dx, 0), nx + min(-dx, 0))
+    diff = wrapped_phase[..., ys, xs] - wrapped_phase[..., yd, xd]
+    out[..., yd, xd] = _wrap32(diff) / np.float32(np.hypot(dy, dx))
+    return out
+
+
+def _wrap32(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    two_pi = np.float32(2 * np.pi)
+    return (x + np.float32(np.pi)) % two_pi - np.float32(np.pi)
+
+
 @dataclass(frozen=True)
 class StackedGradient:
     """Result of :func:`phase_gradient_stack` (all arrays ``(y, x)`` unless stated)."""
@@ -135,18 +152,28 @@ def phase_gradient_stack(
             "phase_gradient_stack", f"directions {tuple(directions)} must include two non-parallel ones"
         )
 
-    grads = phase_gradients(stack, directions)  # (direction, pair, y, x)
-    valid = np.isfinite(grads)
-    wg = np.where(valid, w[None], 0.0)
-    total = np.sum(wg * np.exp(1j * np.where(valid, grads, 0.0)), axis=1)
-    wsum = wg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(wsum > 0, total / wsum, np.nan)
-    per_direction = np.angle(mean)
-    per_direction[~np.isfinite(mean)] = np.nan
+    # one direction at a time in float32 keeps memory at a few (pair, y, x) arrays for long stacks
+    per_direction = np.full((len(steps), *stack.shape[1:]), np.nan)
+    strength = np.zeros(stack.shape[1:])
+    all_valid = np.ones(stack.shape, dtype=bool)
+    phase32 = stack.astype(np.float32)
+    w32 = w.astype(np.float32)
+    for i, direction in enumerate(directions):
+        grad = phase_gradients_float32(phase32, direction)
+        valid = np.isfinite(grad)
+        all_valid &= valid
+        wg = np.where(valid, w32, np.float32(0.0))
+        g = np.where(valid, grad, np.float32(0.0))
+        re = np.sum(wg * np.cos(g), axis=0, dtype=np.float64)
+        im = np.sum(wg * np.sin(g), axis=0, dtype=np.float64)
+        wsum = np.sum(wg, axis=0, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            length = np.where(wsum > 0, np.hypot(re, im) / wsum, np.nan)
+        per_direction[i] = np.where(wsum > 0, np.arctan2(im, re), np.nan)
+        strength += length
     # least-squares gradient vector g from directional derivatives d_k = unit_k . g
     vector = np.tensordot(np.linalg.pinv(unit), per_direction, axes=(1, 0))
     magnitude = np.hypot(vector[0], vector[1])
-    consistency = np.mean(np.abs(mean), axis=0)
-    n_pairs = np.all(valid, axis=0).sum(axis=0).astype(np.int64)
+    consistency = strength / len(steps)
+    n_pairs = all_valid.sum(axis=0).astype(np.int64)
     return StackedGradient(magnitude, per_direction, consistency, n_pairs, tuple(int(d) for d in directions))

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from fringenet.conventions import wrap
+from fringenet.conventions import days_to_years, displacement_to_phase, wrap
 from fringenet.data.channels import CHANNELS, PairLayers, derive_channels
 from fringenet.data.config import DatasetConfig, RealSource, SimulatedSource
 from fringenet.data.normalise import channel_statistics
@@ -52,10 +52,10 @@ def _values(da: xr.DataArray | None) -> NDArray[np.float64] | None:
 
 
 def simulated_scenes(source: SimulatedSource) -> Iterator[Scene]:
-    """Simulate ``source.n_scenes`` single pairs; a seeded fraction are hard negatives without targets."""
+    """Simulate ``source.n_scenes`` pairs or stacks; a seeded fraction are hard negatives without targets."""
     from fringenet.config import validate_config
     from fringenet.simulate.config import HARD_NEGATIVES, SimulationConfig
-    from fringenet.simulate.scene import simulate_pair
+    from fringenet.simulate.scene import simulate_pair, simulate_stack
 
     for k in range(source.n_scenes):
         seed = source.seed + k
@@ -63,30 +63,90 @@ def simulated_scenes(source: SimulatedSource) -> Iterator[Scene]:
         scenario = source.scenario
         if rng.random() < source.hard_negative_fraction:
             scenario = HARD_NEGATIVES[int(rng.integers(len(HARD_NEGATIVES)))]
-        values = {"height": source.height, "width": source.width, "scenario": scenario, "seed": seed}
+        values: dict[str, Any] = {"height": source.height, "width": source.width, "scenario": scenario}
+        values["seed"] = seed
+        if source.mode == "stack":
+            values["n_dates"] = int(rng.integers(source.stack_dates[0], source.stack_dates[1] + 1))
         config = validate_config(SimulationConfig, {**values, **source.overrides}, "simulate.overrides")
-        ds = simulate_pair(config)
+        ds = simulate_stack(config) if source.mode == "stack" else simulate_pair(config)
         name = f"sim{seed:05d}"
-        layers = PairLayers(
-            source=name,
-            wrapped_phase=ds["wrapped_phase"].values,
-            pixel_size_m=config.pixel_size_m,
-            wavelength_m=config.wavelength_m,
-            coherence=ds["coherence"].values,
-            amplitude=ds["amplitude"].values,
-            unwrapped_phase=ds["unwrapped_phase"].values,
-            los_displacement=ds["los_displacement"].values,
-            dem=ds["dem"].values,
-            slope=ds["slope"].values,
-            aspect=ds["aspect"].values,
-            incidence=ds["incidence"].values,
-            heading=ds["heading"].values,
-        )
-        valid = (ds["valid"].values > 0) & (ds["water"].values == 0) & (ds["layover"].values == 0)
+        layers, label, valid = simulated_layers(ds, source, name)
         yield Scene(
-            f"{name}-{scenario}", name, layers, ds["label"].values.astype(np.uint8), valid,
+            f"{name}-{scenario}", name, layers, label, valid,
             ds.rio.crs.to_string(), tuple(ds.rio.transform())[:6],
         )  # fmt: skip
+
+
+def sample_coherence(ds: xr.Dataset) -> NDArray[np.float64]:
+    """Coherence as a processor would estimate it: a 5x5 boxcar over the simulated noise phase.
+
+    The noise phase is what is left of the wrapped phase once the simulated deformation and
+    atmosphere (both smooth at the window scale) are removed, so this mimics the sample coherence of
+    real products, biased upwards where the true coherence is low.
+    """
+    from scipy.ndimage import uniform_filter
+
+    signal = displacement_to_phase(ds["los_displacement"].values, wavelength_of(ds)) + ds["atmosphere"].values
+    noise = np.asarray(ds["wrapped_phase"].values - signal, dtype=np.float32)
+    size = (1,) * (noise.ndim - 2) + (5, 5)
+    re = uniform_filter(np.cos(noise), size)
+    im = uniform_filter(np.sin(noise), size)
+    return np.clip(np.hypot(re, im), 0.0, 1.0).astype(np.float64)
+
+
+def simulated_layers(
+    ds: xr.Dataset, source: SimulatedSource, name: str
+) -> tuple[PairLayers, NDArray[np.uint8], NDArray[np.bool_]]:
+    """Layers, label and valid mask of a simulated pair or stack, as ``source`` asks for them.
+
+    A stack becomes one scene: its per-pair layers are kept for the stack channels, the pair-wise
+    layers are the pair of longest time span, and the label marks pixels whose deformation over the
+    whole stack reaches the visibility threshold (or is visible in any pair).
+    """
+    from fringenet.simulate.config import SimulationConfig
+
+    config = SimulationConfig.model_validate_json(ds.attrs["simulation_config"])
+    coherence = ds["coherence"].values if source.coherence == "true" else sample_coherence(ds)
+    usable = (ds["water"].values == 0) & (ds["layover"].values == 0)
+    stack = is_stack(ds)
+    spans = ds["secondary_date"].values - ds["reference_date"].values if stack else None
+    k = int(np.argmax(spans)) if spans is not None else 0
+    pick = (lambda a: np.asarray(a)[k]) if stack else np.asarray
+    layers = PairLayers(
+        source=name,
+        wrapped_phase=pick(ds["wrapped_phase"].values),
+        pixel_size_m=config.pixel_size_m,
+        wavelength_m=config.wavelength_m,
+        coherence=np.mean(coherence, axis=0) if stack else coherence,
+        amplitude=pick(ds["amplitude"].values),
+        unwrapped_phase=pick(ds["unwrapped_phase"].values),
+        los_displacement=pick(ds["los_displacement"].values),
+        dem=ds["dem"].values,
+        slope=ds["slope"].values,
+        aspect=ds["aspect"].values,
+        incidence=ds["incidence"].values,
+        heading=ds["heading"].values,
+        wrapped_stack=ds["wrapped_phase"].values if stack else None,
+        coherence_stack=coherence if stack else None,
+    )
+    if source.label == "decorrelation":
+        decorrelated = np.asarray(ds["decorrelation"].values, dtype=bool)
+        # a stack's unusable pixels are those decorrelated in most pairs
+        label = np.mean(decorrelated, axis=0) >= 0.5 if stack else decorrelated
+        return layers, label.astype(np.uint8), np.isfinite(layers.wrapped_phase)
+    if stack:
+        span_years = _span_years(ds)
+        moved = np.abs(displacement_to_phase(ds["los_velocity"].values * span_years, config.wavelength_m))
+        label = (moved >= config.visibility_threshold_rad) | np.any(ds["label"].values > 0, axis=0)
+        label &= usable & (np.mean(ds["decorrelation"].values, axis=0) < 0.5)
+        return layers, label.astype(np.uint8), usable
+    label = ds["label"].values > 0
+    return layers, label.astype(np.uint8), (ds["valid"].values > 0) & usable
+
+
+def _span_years(ds: xr.Dataset) -> float:
+    dates = np.concatenate([ds["reference_date"].values, ds["secondary_date"].values])
+    return float(days_to_years((dates.max() - dates.min()) / np.timedelta64(1, "D")))
 
 
 def _same_grid(ds: xr.Dataset, other: xr.Dataset, path: Path, what: str) -> None:

@@ -1,124 +1,139 @@
-"""The demo: simulate a stack with known targets, measure it from the wrapped phase, score it.
+"""The demo: simulate a stack with known targets, run ``fringenet monitor`` on it, score it.
 
-Until the detection-first chain exists, the demo runs the classical measuring stage end to end
-on data whose truth is known: SNAPHU unwrapping of every pair, SBAS inversion, and a velocity
-threshold as a detector. It reports velocity errors (m/yr) and object recall/precision.
+The monitor sees only what a real product has (wrapped phase, a boxcar sample coherence, amplitude
+and DEM); the simulated truth is used only for the scores: object recall and precision of the
+detections, and the error of each detected target's velocity.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 from numpy.typing import NDArray
-from scipy import ndimage
 
-MOVING_THRESHOLD_M_PER_YR = 0.005
-"""Pixels whose true |LOS velocity| reaches this count as moving (m/yr)."""
-MIN_OBJECT_PX = 9
-"""Smallest flagged area the threshold detector reports (pixels)."""
+MIN_COVERAGE = 0.25
+"""A true target is found when detections cover this fraction of it, and a detection is correct
+when this fraction of it truly moves (fringenet.evaluate.metrics.object_detection)."""
 
 
 @dataclass(frozen=True)
 class DemoSummary:
     """Scores of the demo and the text printed by ``fringenet demo``."""
 
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     out_dir: Path
     text: str
 
 
-def run_demo(out_dir: str | Path, seed: int = 0, size: int = 192, n_dates: int = 24) -> DemoSummary:
-    """Simulate, invert and score a ``size`` x ``size`` stack of ``n_dates``; writes under ``out_dir``."""
+def observed_product(truth: xr.Dataset) -> xr.Dataset:
+    """What a processor would deliver for a simulated stack: wrapped phase, sample coherence, amplitude, DEM."""
+    from fringenet.pipeline.dataset import sample_coherence
+
+    observed = truth[["wrapped_phase", "amplitude", "dem"]].copy(deep=True)
+    observed["coherence"] = (truth["coherence"].dims, sample_coherence(truth).astype(np.float32))
+    observed.attrs = {k: v for k, v in truth.attrs.items() if k in ("wavelength_m", "sensor", "conventions")}
+    return observed
+
+
+def truth_label(truth: xr.Dataset) -> NDArray[np.bool_]:
+    """Pixels that truly move enough to be seen over the stack (the detector's training label)."""
+    from fringenet.data.config import SimulatedSource
+    from fringenet.pipeline.dataset import simulated_layers
+
+    _, label, valid = simulated_layers(truth, SimulatedSource(mode="stack"), "truth")
+    return (label > 0) & valid
+
+
+def run_demo(
+    out_dir: str | Path, seed: int = 0, size: int = 256, n_dates: int = 24, workers: int = 2
+) -> DemoSummary:
+    """Simulate a ``size`` x ``size`` stack of ``n_dates``, monitor it and score the run."""
+    from fringenet.io.netcdf import write_netcdf
+    from fringenet.pipeline.monitor import MonitorConfig, RunResult, run_monitor
     from fringenet.pipeline.simulate import run_simulate
-    from fringenet.pipeline.timeseries import TimeseriesConfig, invert_stack, write_timeseries
-    from fringenet.report.velocity import plot_velocity_comparison
     from fringenet.simulate.config import SimulationConfig
 
     out = Path(out_dir)
     config = SimulationConfig(
-        height=size,
-        width=size,
-        scenario="mixed",
-        n_targets=4,
-        n_dates=n_dates,
-        revisit_days=(12,),
-        max_baseline_days=48.0,
-        seed=seed,
-    )
+        height=size, width=size, scenario="mixed", n_targets=4, n_dates=n_dates,
+        revisit_days=(12,), max_baseline_days=48.0, n_neighbours=3, seed=seed,
+    )  # fmt: skip
     simulation = run_simulate(config, out / "simulation", mode="stack", overwrite=True)
     truth = simulation.dataset
-    # The measuring stage sees only what a real product has: wrapped phase, coherence, DEM.
-    observed = truth[["wrapped_phase", "coherence", "dem"]]
-    series, notes = invert_stack(observed, TimeseriesConfig(unwrap_method="snaphu", min_coherence=0.2))
-    written = write_timeseries(series, out / "timeseries", notes)
-
+    product = write_netcdf(observed_product(truth), out / "product.nc")
+    label = truth_label(truth)
     true_v = truth["los_velocity"].values.astype(np.float64)
-    est_v = series["los_velocity"].values
-    metrics = score_velocity(true_v, est_v)
-    figure = plot_velocity_comparison(
-        {
-            "wrapped phase (last pair)": truth["wrapped_phase"].values[-1],
-            "true LOS velocity": true_v,
-            "SBAS LOS velocity": est_v,
-            "error": est_v - true_v,
-        },
-        out / "velocity.png",
-        title=f"fringenet demo (seed {seed}): simulated stack, SNAPHU + SBAS",
-    )
-    text = "\n".join(
-        [
-            f"fringenet demo: {truth.sizes['pair']} pairs of {len(series.date)} dates, "
-            f"{truth.sizes['y']} x {truth.sizes['x']} px, {len(json.loads(truth.attrs.get('objects', '[]')))} targets",
-            *(f"note: {n}" for n in notes),
-            f"velocity RMSE on moving pixels : {metrics['rmse_moving_m_per_yr'] * 1000:.2f} mm/yr "
-            f"({int(metrics['n_moving_px'])} px with |v| >= {MOVING_THRESHOLD_M_PER_YR * 1000:.0f} mm/yr)",
-            f"velocity RMSE on stable pixels : {metrics['rmse_stable_m_per_yr'] * 1000:.2f} mm/yr",
-            f"velocity-threshold detector    : object recall {metrics['object_recall']:.2f} "
-            f"of {int(metrics['n_true_objects'])}, precision {metrics['object_precision']:.2f} "
-            f"of {int(metrics['n_flagged_objects'])} (threshold {metrics['detect_threshold_m_per_yr'] * 1000:.1f} mm/yr)",
-            f"wrote {simulation.netcdf.parent}/, {written.velocity_tif}, {written.mintpy_velocity}, {figure}",
-        ]
-    )
-    return DemoSummary(metrics, out, text)
+
+    def scores(result: RunResult) -> dict[str, Any]:
+        return score_run(result, label, true_v, truth)
+
+    result = run_monitor(product, out / "run", MonitorConfig(workers=workers), scores=scores)
+    metrics = scores(result)
+    lines = [
+        f"fringenet demo: {truth.sizes['pair']} pairs over {n_dates} dates, {size} x {size} px, "
+        f"{metrics['n_true_targets']} moving targets in the truth",
+        *(f"note: {n}" for n in dict.fromkeys(result.notes)),
+        f"detection: object recall {metrics['object_recall']:.2f} ({metrics['n_found']} of "
+        f"{metrics['n_true_targets']}), precision {metrics['object_precision']:.2f} "
+        f"({metrics['n_correct']} of {metrics['n_detections']} detections)",
+        f"velocity of measured targets: RMSE {metrics['velocity_rmse_mm_per_yr']:.2f} mm/yr, "
+        f"mean |error| {metrics['velocity_mae_mm_per_yr']:.2f} mm/yr over {metrics['n_measured']} target(s)",
+        *(
+            f"  {t['target_id']}: measured {t['measured_mm_per_yr']:+.1f} ± {t['std_mm_per_yr']:.1f} mm/yr, "
+            f"true {t['true_mm_per_yr']:+.1f} mm/yr"
+            for t in metrics["targets"]
+        ),
+        "time: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()),
+        f"wrote {result.out_dir}/ (report: {result.files.get('report')})",
+    ]
+    return DemoSummary(metrics, out, "\n".join(lines))
 
 
-def score_velocity(true_v: NDArray[np.floating], est_v: NDArray[np.floating]) -> dict[str, float]:
-    """Velocity errors (m/yr) on moving and stable pixels and object scores of a threshold detector.
+def score_run(
+    result: Any, label: NDArray[np.bool_], true_v: NDArray[np.float64], truth: xr.Dataset
+) -> dict[str, Any]:
+    """Object recall/precision of the detections and velocity errors of the measured targets.
 
-    True objects are the connected areas where the true |v| reaches ``MOVING_THRESHOLD_M_PER_YR``.
-    The detector flags connected areas of at least ``MIN_OBJECT_PX`` pixels where the estimated |v|
-    exceeds ``max(MOVING_THRESHOLD, 4 * robust std of the stable background)``. A true object counts
-    as found when flagged areas cover at least 10% of it (pixels left NaN by the inversion count
-    as not covered); a flagged area is a true detection when at least 10% of it truly moves.
+    The true velocity of a target is the median true LOS velocity over its detected pixels, the
+    same statistic the measurement reports (m/yr, positive towards the satellite).
     """
-    finite = np.isfinite(est_v) & np.isfinite(true_v)
-    moving_truth = np.abs(np.nan_to_num(true_v)) >= MOVING_THRESHOLD_M_PER_YR
-    moving = finite & moving_truth
-    stable = finite & (np.abs(true_v) < 1e-4)
-    err = est_v - true_v
-    background = est_v[stable]
-    mad = 1.4826 * np.median(np.abs(background - np.median(background))) if background.size else 0.0
-    threshold = max(MOVING_THRESHOLD_M_PER_YR, 4.0 * float(mad))
-    flagged = ndimage.binary_opening(finite & (np.abs(np.nan_to_num(est_v)) > threshold))
-    flagged_objects, n_flagged = ndimage.label(flagged)
-    sizes = np.bincount(flagged_objects.ravel(), minlength=n_flagged + 1)
-    flagged &= sizes[flagged_objects] >= MIN_OBJECT_PX
-    flagged_objects, n_flagged = ndimage.label(flagged)
-    true_objects, n_true = ndimage.label(moving_truth)
-    coverage = ndimage.mean(flagged, true_objects, index=np.arange(1, n_true + 1)) if n_true else []
-    purity = (
-        ndimage.mean(moving_truth, flagged_objects, index=np.arange(1, n_flagged + 1)) if n_flagged else []
-    )
+    from rasterio.features import rasterize
+
+    from fringenet.evaluate.metrics import object_detection
+
+    shape = label.shape
+    transform = truth.rio.transform()
+    gdf = result.detections
+    detected = np.zeros(shape, dtype=bool)
+    targets: list[dict[str, Any]] = []
+    for _, row in gdf.iterrows():
+        mask = rasterize([(row.geometry, 1)], out_shape=shape, transform=transform, dtype="uint8") > 0
+        detected |= mask
+        measured = row.get("velocity_m_per_yr", np.nan)
+        if mask.any() and measured is not None and np.isfinite(measured):
+            targets.append(
+                {
+                    "target_id": str(row["target_id"]),
+                    "measured_mm_per_yr": 1000 * float(measured),
+                    "std_mm_per_yr": 1000 * float(row.get("velocity_std_m_per_yr", np.nan)),
+                    "true_mm_per_yr": 1000 * float(np.median(true_v[mask])),
+                }
+            )
+    found = object_detection(detected, label, np.ones(shape, dtype=bool), MIN_COVERAGE)
+    errors = np.array([float(t["measured_mm_per_yr"]) - float(t["true_mm_per_yr"]) for t in targets])
     return {
-        "rmse_moving_m_per_yr": float(np.sqrt(np.mean(err[moving] ** 2))) if moving.any() else float("nan"),
-        "rmse_stable_m_per_yr": float(np.sqrt(np.mean(err[stable] ** 2))) if stable.any() else float("nan"),
-        "n_moving_px": float(moving.sum()),
-        "n_true_objects": float(n_true),
-        "n_flagged_objects": float(n_flagged),
-        "detect_threshold_m_per_yr": threshold,
-        "object_recall": float(np.mean(np.asarray(coverage) >= 0.1)) if n_true else float("nan"),
-        "object_precision": float(np.mean(np.asarray(purity) >= 0.1)) if n_flagged else float("nan"),
+        "object_recall": found.recall,
+        "object_precision": found.precision,
+        "n_true_targets": found.n_objects,
+        "n_found": int(np.count_nonzero(found.object_found)),
+        "n_detections": found.n_predicted,
+        "n_correct": found.n_predicted_correct,
+        "n_measured": len(targets),
+        "velocity_rmse_mm_per_yr": float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan"),
+        "velocity_mae_mm_per_yr": float(np.mean(np.abs(errors))) if errors.size else float("nan"),
+        "targets": targets,
     }

@@ -1,0 +1,234 @@
+"""Detection masks to target polygons with per-target attributes, and GeoJSON export.
+
+Connected components of the detection mask (8-connected: pixels touching at a corner are one
+target) become one polygon each, a MultiPolygon where parts only touch diagonally. Attributes
+follow the inventory contract (:data:`fringenet.io.inventory.TARGET_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import rasterio.features
+import shapely
+from affine import Affine
+from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS, Transformer
+from scipy import ndimage
+
+from fringenet.detect.filters import EIGHT_CONNECTED, remove_small_objects
+from fringenet.errors import InputError
+from fringenet.io.atomic import atomic_path
+from fringenet.io.inventory import TARGET_COLUMNS, check_iso_date, empty_targets, format_target_id
+from fringenet.io.schema import EARTH_METRES_PER_DEGREE
+
+FloatArray = NDArray[np.float64]
+
+
+def _layer(values: ArrayLike | None, shape: tuple[int, ...], name: str) -> FloatArray | None:
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=float)
+    if array.shape != shape:
+        raise InputError(name, f"shape {array.shape} does not match the mask's {shape}")
+    return array
+
+
+def _nanmean_labels(
+    values: FloatArray | None, labels: NDArray[np.int32], index: NDArray[np.intp]
+) -> FloatArray:
+    """Mean of the finite ``values`` in each labelled component; NaN where none are finite."""
+    if values is None:
+        return np.full(index.size, np.nan)
+    finite = np.isfinite(values)
+    total = np.asarray(ndimage.sum_labels(np.where(finite, values, 0.0), labels, index), dtype=float)
+    count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _circular_mean_deg(
+    values: FloatArray | None, labels: NDArray[np.int32], index: NDArray[np.intp]
+) -> FloatArray:
+    """Circular mean of angles in degrees (0-360) per component; NaN if none or if they cancel out."""
+    if values is None:
+        return np.full(index.size, np.nan)
+    finite = np.isfinite(values)
+    radians = np.radians(np.where(finite, values, 0.0))
+    sin = np.asarray(ndimage.sum_labels(np.where(finite, np.sin(radians), 0.0), labels, index), dtype=float)
+    cos = np.asarray(ndimage.sum_labels(np.where(finite, np.cos(radians), 0.0), labels, index), dtype=float)
+    count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
+    mean = np.degrees(np.arctan2(sin, cos)) % 360.0
+    # A mean just below 0 wraps to 359.999...; report it as 0 so "north" reads as north.
+    mean = np.where(np.isclose(mean, 360.0, rtol=0.0, atol=1e-9), 0.0, mean)
+    # Opposite aspects cancel (resultant ~0): there is no meaningful mean direction.
+    undefined = (count == 0) | (np.hypot(sin, cos) <= 1e-9 * np.maximum(count, 1.0))
+    return np.where(undefined, np.nan, mean)
+
+
+def _pixel_area_m2(
+    labels: NDArray[np.int32], index: NDArray[np.intp], transform: Affine, crs: CRS
+) -> FloatArray:
+    """Ground area (m²) of each component: pixel count times the pixel's area on the ground."""
+    det = abs(transform.a * transform.e - transform.b * transform.d)
+    if crs.is_geographic:
+        # Degrees to metres as in fringenet.io.schema.pixel_size_m, but with each pixel's own latitude.
+        rows, cols = np.indices(labels.shape, dtype=float)
+        lat = transform.d * (cols + 0.5) + transform.e * (rows + 0.5) + transform.f
+        weight = EARTH_METRES_PER_DEGREE**2 * np.cos(np.radians(lat))
+        return det * np.asarray(ndimage.sum_labels(weight, labels, index), dtype=float)
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    count = np.asarray(ndimage.sum_labels(np.ones(labels.shape), labels, index), dtype=float)
+    return count * det * unit**2
+
+
+def _polygons(labels: NDArray[np.int32], n: int, transform: Affine) -> list[Any]:
+    """One (Multi)Polygon per label ``1..n`` in map coordinates."""
+    # 4-connected polygonising gives valid rings; 8-connected would join diagonal neighbours through
+    # a self-touching ring, which is invalid. Diagonal parts are merged per label afterwards.
+    parts = [
+        (shapely.geometry.shape(geom), int(value))
+        for geom, value in rasterio.features.shapes(
+            labels, mask=labels > 0, transform=transform, connectivity=4
+        )
+    ]
+    grouped: list[list[Any]] = [[] for _ in range(n)]
+    for geom, value in parts:
+        grouped[value - 1].append(geom)
+    polygons = []
+    for group in grouped:
+        geom = group[0] if len(group) == 1 else shapely.union_all(group)
+        polygons.append(geom if geom.is_valid else shapely.make_valid(geom))
+    return polygons
+
+
+def vectorise_detections(
+    mask: ArrayLike,
+    probability: ArrayLike,
+    *,
+    transform: Affine,
+    crs: Any,
+    dem: ArrayLike | None = None,
+    slope: ArrayLike | None = None,
+    aspect: ArrayLike | None = None,
+    target_type: str = "deformation",
+    detector: str = "fringenet",
+    min_pixels: int = 1,
+    seen: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Turn a detection mask into target polygons with the inventory's attribute columns.
+
+    Parameters
+    ----------
+    mask
+        ``(H, W)`` detections (truthy = detected), after any post-filters.
+    probability
+        ``(H, W)`` deformation probability in [0, 1]; NaN pixels are ignored in the scores.
+    transform, crs
+        Georeferencing of the grid (``affine.Affine``; anything :class:`pyproj.CRS` accepts).
+    dem, slope, aspect
+        Optional ``(H, W)`` elevation (m), slope (deg) and aspect (deg clockwise from north);
+        their per-target means fill ``elevation_m``, ``slope_deg`` and ``aspect_deg`` (a circular
+        mean in [0, 360)), NaN where a layer is absent.
+    target_type, detector
+        Written to every row.
+    min_pixels
+        Components smaller than this (pixels, 8-connected) are dropped before numbering.
+    seen
+        ISO date for ``first_seen`` and ``last_seen``; default today's UTC date.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per component in label order (raster scan of each component's first pixel), with
+        provisional ids ``T000001, T000002, ...``, in ``crs``. ``score_mean`` / ``score_max`` are over
+        the component's pixels; ``area_m2`` is pixel count times ground pixel area (geographic grids
+        converted at each pixel's latitude); ``lon`` / ``lat`` are the WGS84 position of the mean
+        pixel centre; ``xmin..ymax`` the polygon bounds in ``crs``. An empty mask gives an empty
+        frame with the same columns and CRS.
+    """
+    detected = np.asarray(mask)
+    if detected.ndim != 2:
+        raise InputError("mask", f"expected a 2-D (H, W) mask, got shape {detected.shape}")
+    shape = detected.shape
+    prob = _layer(probability, shape, "probability")
+    assert prob is not None
+    dem_a, slope_a, aspect_a = (
+        _layer(v, shape, n) for v, n in ((dem, "dem"), (slope, "slope"), (aspect, "aspect"))
+    )
+    if crs is None:
+        raise InputError("detections", "the grid has no CRS; targets cannot be georeferenced")
+    layer_crs = CRS.from_user_input(crs)
+    date = check_iso_date(seen if seen is not None else dt.datetime.now(dt.UTC).date().isoformat())
+
+    kept = remove_small_objects(detected, min_pixels)
+    labels, n = ndimage.label(kept, structure=EIGHT_CONNECTED, output=np.int32)
+    if n == 0:
+        return empty_targets(layer_crs)
+    index = np.arange(1, n + 1)
+
+    score_mean = _nanmean_labels(prob, labels, index)
+    finite = np.isfinite(prob)
+    score_max = np.asarray(ndimage.maximum(np.where(finite, prob, -np.inf), labels, index), dtype=float)
+    score_max[~np.isfinite(score_max)] = np.nan
+
+    # Mean pixel centre (col + 0.5, row + 0.5) mapped through the affine transform.
+    centre = np.asarray(ndimage.center_of_mass(kept, labels, index), dtype=float).reshape(n, 2)
+    col, row = centre[:, 1] + 0.5, centre[:, 0] + 0.5
+    x = transform.a * col + transform.b * row + transform.c
+    y = transform.d * col + transform.e * row + transform.f
+    to_wgs84 = Transformer.from_crs(layer_crs, CRS.from_epsg(4326), always_xy=True)
+    lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
+
+    geometry = gpd.GeoSeries(_polygons(labels, n, transform), crs=layer_crs)
+    bounds = geometry.bounds
+    columns: dict[str, Any] = {
+        "target_id": [format_target_id(k) for k in index],
+        "score_mean": score_mean,
+        "score_max": score_max,
+        "area_m2": _pixel_area_m2(labels, index, transform, layer_crs),
+        "lon": np.asarray(lon, dtype=float),
+        "lat": np.asarray(lat, dtype=float),
+        "xmin": bounds["minx"].to_numpy(),
+        "ymin": bounds["miny"].to_numpy(),
+        "xmax": bounds["maxx"].to_numpy(),
+        "ymax": bounds["maxy"].to_numpy(),
+        "elevation_m": _nanmean_labels(dem_a, labels, index),
+        "slope_deg": _nanmean_labels(slope_a, labels, index),
+        "aspect_deg": _circular_mean_deg(aspect_a, labels, index),
+        "target_type": [target_type] * n,
+        "detector": [detector] * n,
+        "first_seen": [date] * n,
+        "last_seen": [date] * n,
+    }
+    assert tuple(columns) == TARGET_COLUMNS
+    table = gpd.GeoDataFrame(columns, geometry=geometry, crs=layer_crs)
+    for name in ("target_id", "target_type", "detector", "first_seen", "last_seen"):
+        table[name] = table[name].astype(object)
+    return table
+
+
+def to_geojson(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> Path:
+    """Write targets to ``path`` as EPSG:4326 GeoJSON (RFC 7946: lon/lat order), atomically.
+
+    Raises :class:`InputError` when ``gdf`` has no CRS.
+
+    Notes
+    -----
+    GDAL's GeoJSON reader guesses field types and reads ids like ``"T000001"`` as times; read the
+    file back with ``geopandas.read_file(path, engine="pyogrio", DATE_AS_STRING="YES")``.
+    """
+    if gdf.crs is None:
+        raise InputError("detections", "have no CRS; cannot write GeoJSON in EPSG:4326")
+    path = Path(path)
+    wgs84 = gdf.to_crs(epsg=4326)
+    with atomic_path(path) as tmp:
+        wgs84.to_file(
+            tmp, layer=path.stem, driver="GeoJSON", engine="pyogrio", geometry_type="Unknown", RFC7946="YES"
+        )
+    return path

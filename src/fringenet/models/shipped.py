@@ -1,0 +1,56 @@
+"""Models that ship inside the package, trained from scratch by ``make models`` (docs/models.md).
+
+Each is a bundle folder under ``fringenet/models/weights/<name>/`` (``model.safetensors`` +
+``bundle.json``). They are used when a command is given no ``--model``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from os import PathLike
+from pathlib import Path
+
+from fringenet.errors import InputError
+from fringenet.io.atomic import atomic_path
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+SHIPPED: dict[str, str] = {
+    "detector": "deformation detector for single interferograms and stacks (SegFormer mit_b0)",
+    "masknet": "Mask Net: decorrelated / unusable phase (small U-Net)",
+    "punet": "PUNet: DnCNN-style phase unwrapping network",
+}
+"""Name and role of every model the package ships."""
+MAX_SHIPPED_MB = 20.0
+
+
+def shipped_bundle(name: str) -> Path:
+    """Folder of the shipped bundle ``name``; an :class:`InputError` says how to make it if absent."""
+    if name not in SHIPPED:
+        raise InputError("shipped models", f"no model called {name!r}; shipped: {sorted(SHIPPED)}")
+    path = WEIGHTS_DIR / name
+    if not (path / "bundle.json").exists():
+        raise InputError(path, f"the package has no trained '{name}' model; train it with `make models`")
+    return path
+
+
+def bundle_size_mb(path: str | PathLike[str]) -> float:
+    """Size of a bundle folder on disk (MB)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+def ship_bundle(bundle: str | PathLike[str], name: str) -> Path:
+    """Copy a trained bundle into the package as the shipped model ``name`` (atomically, size-checked)."""
+    from fringenet.models.bundle import read_bundle_info
+
+    if name not in SHIPPED:
+        raise InputError("ship", f"unknown shipped model {name!r}; valid: {sorted(SHIPPED)}")
+    source = Path(bundle)
+    read_bundle_info(source)  # refuses anything that is not a bundle
+    size = bundle_size_mb(source)
+    if size > MAX_SHIPPED_MB:
+        raise InputError(
+            source, f"bundle is {size:.1f} MB; shipped models must stay <= {MAX_SHIPPED_MB:.0f} MB"
+        )
+    with atomic_path(WEIGHTS_DIR / name) as tmp:
+        shutil.copytree(source, tmp)
+    return WEIGHTS_DIR / name

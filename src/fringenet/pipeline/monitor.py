@@ -1,0 +1,456 @@
+"""Stage runners of ``fringenet detect`` and ``fringenet monitor``: the detection-first chain.
+
+``monitor`` scans a whole stack (Mask Net for unusable phase, the detector for deformation), turns
+the detections into target polygons, and only then spends the expensive work on small crops around
+each target: unwrapping, referencing to the target's own stable surroundings, SBAS inversion. The
+targets with their velocities go into an inventory that accumulates across runs, the time series
+into ``targets/``, and everything into a self-contained HTML report. ``detect`` is the first half.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from fringenet.errors import InputError
+from fringenet.io.atomic import atomic_path
+from fringenet.io.schema import PAIR_DIM, is_stack, pixel_size_m, wavelength_of
+
+
+class DetectConfig(BaseModel):
+    """Settings of the scanning half (``fringenet detect``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Path | None = Field(None, description="Detector bundle; default: the package's shipped detector.")
+    window: int | None = Field(None, ge=32, le=4096, description="Window side (px); default: the model's.")
+    overlap: int = Field(16, ge=0, le=1024, description="Overlap of neighbouring windows (px), blended.")
+    batch_size: int = Field(8, ge=1, le=256, description="Windows per forward pass.")
+    threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Probability threshold; default: the bundle's (chosen on validation).",
+    )
+    min_pixels: int = Field(9, ge=1, description="Smallest detection kept (pixels).")
+    target_type: str = Field(
+        "deformation",
+        description="What is looked for: landslide, rock_glacier, volcanic, subsidence, mining, coseismic or "
+        "deformation; decides the default slope filter.",
+    )
+    min_slope_deg: float | None = Field(
+        None, ge=0.0, le=90.0,
+        description="Drop detections on terrain flatter than this (needs a DEM); default by target type "
+        "(10 deg for landslide / rock_glacier, off otherwise).",
+    )  # fmt: skip
+    mask: Literal["masknet", "otsu", "none"] = Field(
+        "masknet", description="How unusable (decorrelated) phase is masked before detection."
+    )
+    mask_model: Path | None = Field(None, description="Mask Net bundle; default: the shipped one.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'mps'.")
+    scheduler: str = Field(
+        "local",
+        description="'local' (a Dask LocalCluster of `workers` processes), 'inline' (no Dask) or the "
+        "address of a running scheduler, tcp://HOST:PORT.",
+    )
+    workers: int = Field(2, ge=1, le=256, description="Workers of the LocalCluster.")
+
+
+class MonitorConfig(DetectConfig):
+    """Settings of the whole chain (``fringenet monitor``)."""
+
+    unwrapper: Literal["snaphu", "whirlwind", "punet"] = Field(
+        "snaphu", description="Unwrapper of the target crops; 'punet' uses the shipped PUNet unless given."
+    )
+    punet_model: Path | None = Field(None, description="PUNet bundle for unwrapper 'punet'.")
+    margin_px: int | None = Field(
+        None, ge=4, le=2048, description="Crop margin around a target (px); default grows with its size."
+    )
+    min_coherence: float = Field(0.0, ge=0.0, le=1.0, description="Pixels below this are left out of SBAS.")
+    inventory: Path | None = Field(
+        None, description="Inventory GeoPackage that accumulates runs; default: RUN/inventory.gpkg."
+    )
+
+
+@dataclass
+class RunResult:
+    """What a detect or monitor run wrote and found."""
+
+    out_dir: Path
+    detections: Any  # GeoDataFrame
+    notes: list[str]
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def open_input(path: str | Path | xr.Dataset, *, stack_only: bool = False) -> xr.Dataset:
+    """Open an interferogram or stack product and check it can be scanned."""
+    from fringenet.io.open import open_product
+
+    ds = path if isinstance(path, xr.Dataset) else open_product(path)
+    source = str(ds.encoding.get("source", path if not isinstance(path, xr.Dataset) else "input"))
+    if "wrapped_phase" not in ds and "unwrapped_phase" not in ds:
+        raise InputError(source, f"holds no interferometric phase (found {sorted(map(str, ds.data_vars))})")
+    if stack_only and not is_stack(ds):
+        raise InputError(source, "monitor needs a stack of interferograms; scan a single pair with `detect`")
+    if stack_only and ("reference_date" not in ds.coords or "secondary_date" not in ds.coords):
+        raise InputError(source, "the stack has no reference/secondary dates per pair (needed for SBAS)")
+    phase = ds["wrapped_phase"] if "wrapped_phase" in ds else ds["unwrapped_phase"]
+    if not bool(np.isfinite(phase).any()):
+        raise InputError(source, "has no valid pixel (the phase is NaN everywhere)")
+    return ds
+
+
+def _bundle(path: Path | None, name: str) -> Path:
+    from fringenet.models.shipped import shipped_bundle
+
+    if path is None:
+        return shipped_bundle(name)
+    if not (Path(path) / "bundle.json").exists():
+        raise InputError(path, "is not a model bundle (no bundle.json)")
+    return Path(path)
+
+
+def _client(config: DetectConfig) -> Any:
+    from fringenet.detect.scene import connect
+
+    if config.scheduler == "inline":
+        return None
+    return connect(None if config.scheduler == "local" else config.scheduler, config.workers)
+
+
+def _longest_pair(ds: xr.Dataset) -> int:
+    if not is_stack(ds) or "reference_date" not in ds.coords:
+        return 0
+    return int(np.argmax(ds["secondary_date"].values - ds["reference_date"].values))
+
+
+def _read_tif(path: Path) -> NDArray[np.float32]:
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return np.asarray(src.read(1), dtype=np.float32)
+
+
+def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:
+    import rasterio
+
+    profile = {
+        "driver": "GTiff", "height": mask.shape[0], "width": mask.shape[1], "count": 1, "dtype": "uint8",
+        "crs": ds.rio.crs, "transform": ds.rio.transform(), "compress": "deflate",
+    }  # fmt: skip
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(mask.astype(np.uint8), 1)
+    return path
+
+
+def unusable_mask(
+    ds: xr.Dataset, config: DetectConfig, out: Path, client: Any, notes: list[str]
+) -> NDArray[np.bool_] | None:
+    """Pixels whose phase is unusable (decorrelated, water, layover), from the Mask Net or Otsu."""
+    from fringenet.detect.scene import scan_scene
+    from fringenet.detect.sources import DatasetSource
+    from fringenet.insar.masking import otsu_coherence_mask
+
+    if config.mask == "none":
+        return None
+    if config.mask == "otsu":
+        if "coherence" not in ds:
+            notes.append("no coherence layer: Otsu masking skipped")
+            return None
+        coherence = ds["coherence"].mean(PAIR_DIM) if is_stack(ds) else ds["coherence"]
+        mask, threshold = otsu_coherence_mask(np.asarray(coherence.values))
+        notes.append(f"unusable phase: mean coherence below the Otsu threshold {threshold:.2f}")
+        return np.asarray(mask, dtype=bool)
+    bundle = _bundle(config.mask_model, "masknet")
+    # a handful of pairs spread over the stack vote (mean probability): decorrelation is persistent
+    n = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
+    pairs = sorted({int(k) for k in np.linspace(0, n - 1, min(n, 5))})
+    scan = scan_scene(
+        str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet",
+        overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
+    )  # fmt: skip
+    notes.extend(f"Mask Net: {n}" for n in scan.notes)
+    probability = _read_tif(scan.probability_path)
+    return np.nan_to_num(probability, nan=1.0) >= scan.threshold
+
+
+def run_detect(
+    input_path: str | Path | xr.Dataset, out_dir: str | Path, config: DetectConfig | None = None, *,
+    client: Any = None, progress: bool = False,
+) -> RunResult:  # fmt: skip
+    """Scan a whole interferogram or stack and write detections (``detect``'s run folder)."""
+    from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
+    from fringenet.detect.scene import scan_scene
+    from fringenet.detect.sources import DatasetSource
+    from fringenet.detect.vectorise import to_geojson, vectorise_detections
+    from fringenet.models.bundle import read_bundle_info
+
+    config = config or DetectConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = open_input(input_path)
+    notes: list[str] = []
+    seconds: dict[str, float] = {}
+    own_client = client is None
+    client = _client(config) if own_client else client
+    try:
+        t0 = time.perf_counter()
+        unusable = unusable_mask(ds, config, out, client, notes)
+        seconds["mask"] = time.perf_counter() - t0
+        detector = _bundle(config.model, "detector")
+        info = read_bundle_info(detector)
+        t0 = time.perf_counter()
+        scan = scan_scene(
+            str(detector), DatasetSource(ds), out, window=config.window, overlap=config.overlap,
+            batch_size=config.batch_size, device=config.device, client=client, progress=progress,
+        )  # fmt: skip
+        seconds["scan"] = time.perf_counter() - t0
+    finally:
+        if own_client and client is not None:
+            client.close()
+    notes.extend(scan.notes)
+    probability = _read_tif(scan.probability_path)
+    threshold = info.threshold if config.threshold is None else config.threshold
+    mask = np.nan_to_num(probability) >= threshold
+    if unusable is not None:
+        mask &= ~unusable
+        _write_mask(ds, unusable, out / "unusable.tif")
+    min_slope = config.min_slope_deg
+    if min_slope is None:
+        min_slope = default_min_slope(config.target_type)
+    slope = _static(ds, "slope")
+    if min_slope is not None and slope is None:
+        notes.append(f"no DEM/slope layer: the {min_slope:g} deg slope filter was not applied")
+    elif min_slope is not None and slope is not None:
+        mask = slope_filter(mask, slope, min_slope)
+        notes.append(f"slope filter: detections on slopes below {min_slope:g} deg dropped")
+    mask = remove_small_objects(mask, config.min_pixels)
+    _write_mask(ds, mask, out / "detections.tif")
+    seen = _last_date(ds)
+    detections = vectorise_detections(
+        mask, probability, transform=ds.rio.transform(), crs=ds.rio.crs, dem=_static(ds, "dem"),
+        slope=slope, aspect=_static(ds, "aspect"), target_type=config.target_type,
+        detector=f"{info.model.architecture}/{info.model.encoder}:{detector.name}", min_pixels=config.min_pixels,
+        seen=seen,
+    )  # fmt: skip
+    files = {
+        "probability": scan.probability_path,
+        "detections_tif": out / "detections.tif",
+        "detections": to_geojson(detections, out / "detections.geojson"),
+        "quicklook": _quicklook(ds, probability, out / "quicklook.nc"),
+    }
+    models = {"detector": str(detector)}
+    if config.mask == "masknet":
+        models["masknet"] = str(_bundle(config.mask_model, "masknet"))
+    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections))
+    return RunResult(out, detections, notes, files, seconds)
+
+
+def _static(ds: xr.Dataset, name: str) -> NDArray[np.float64] | None:
+    if name not in ds:
+        if name in ("slope", "aspect") and "dem" in ds:
+            from fringenet.simulate.terrain import slope_aspect
+
+            slope, aspect = slope_aspect(np.asarray(ds["dem"].values, dtype=np.float64), pixel_size_m(ds))
+            return np.asarray(slope if name == "slope" else aspect)
+        return None
+    da = ds[name]
+    if PAIR_DIM in da.dims:
+        da = da.isel({PAIR_DIM: 0})
+    return np.asarray(da.values, dtype=np.float64)
+
+
+def _last_date(ds: xr.Dataset) -> str:
+    if "secondary_date" in ds.coords:
+        return str(np.datetime64(np.max(ds["secondary_date"].values), "D"))
+    return dt.date.today().isoformat()
+
+
+def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> Path:
+    from fringenet.report.html import write_quicklook
+
+    k = _longest_pair(ds)
+    sel = ds.isel({PAIR_DIM: k}) if is_stack(ds) else ds
+    phase = (
+        sel["wrapped_phase"].values
+        if "wrapped_phase" in sel
+        else np.angle(np.exp(1j * sel["unwrapped_phase"]))
+    )
+    coherence = ds["coherence"].mean(PAIR_DIM).values if is_stack(ds) and "coherence" in ds else None
+    if coherence is None and "coherence" in sel:
+        coherence = sel["coherence"].values
+    return write_quicklook(path, phase, coherence, probability, ds.rio.transform(), ds.rio.crs)
+
+
+def _write_run_json(
+    out: Path, command: str, input_path: Any, config: BaseModel, models: dict[str, str],
+    notes: list[str], seconds: dict[str, float], n_targets: int, scores: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    from fringenet import __version__
+
+    record = {
+        "command": command,
+        "input": str(input_path) if not isinstance(input_path, xr.Dataset) else "in-memory dataset",
+        "models": models,
+        "settings": config.model_dump(mode="json"),
+        "notes": list(dict.fromkeys(notes)),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "n_targets": n_targets,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "fringenet": __version__,
+    }
+    if scores is not None:
+        record["scores"] = scores
+    path = out / "run.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, default=str))
+    return path
+
+
+class PunetUnwrapper:
+    """A picklable unwrapper callable that loads a PUNet bundle once per process."""
+
+    _cache: dict[str, Any] = {}  # noqa: RUF012 - one model per bundle path and process
+
+    def __init__(self, bundle: Path) -> None:
+        self.bundle = str(bundle)
+
+    def __call__(self, wrapped: NDArray[np.floating], coherence: NDArray[np.floating] | None) -> NDArray:
+        from fringenet.models.punet import load_punet, unwrap_with_punet
+
+        if self.bundle not in self._cache:
+            self._cache[self.bundle] = load_punet(self.bundle)
+        model = self._cache[self.bundle]
+        return unwrap_with_punet(wrapped, model, coherence=coherence).unwrapped
+
+
+def _unwrapper(config: MonitorConfig) -> str | Callable[..., Any]:
+    if config.unwrapper != "punet":
+        return config.unwrapper
+    return PunetUnwrapper(_bundle(config.punet_model, "punet"))
+
+
+def run_monitor(
+    stack_path: str | Path | xr.Dataset, out_dir: str | Path, config: MonitorConfig | None = None, *,
+    progress: bool = False, scores: Callable[[RunResult], dict[str, Any]] | None = None,
+) -> RunResult:  # fmt: skip
+    """The whole detection-first chain on a stack; writes the run folder and the report."""
+    from fringenet.io.inventory import set_measurements, update_inventory
+    from fringenet.report.html import write_report
+
+    config = config or MonitorConfig()
+    out = Path(out_dir)
+    ds = open_input(stack_path, stack_only=True)
+    client = _client(config)
+    try:
+        result = run_detect(ds, out, config, client=client, progress=progress)
+        t0 = time.perf_counter()
+        measurements = measure_targets(ds, result.detections, out, config, client, result.notes)
+        result.seconds["measure"] = time.perf_counter() - t0
+    finally:
+        if client is not None:
+            client.close()
+    detections = set_measurements(result.detections, measurements)
+    result.detections = detections
+    from fringenet.detect.vectorise import to_geojson
+
+    to_geojson(detections, out / "detections.geojson")
+    inventory = update_inventory(config.inventory or out / "inventory.gpkg", detections, seen=_last_date(ds))
+    result.files["inventory"] = inventory.path
+    models = {"detector": str(_bundle(config.model, "detector"))}
+    if config.mask == "masknet":
+        models["masknet"] = str(_bundle(config.mask_model, "masknet"))
+    if config.unwrapper == "punet":
+        models["punet"] = str(_bundle(config.punet_model, "punet"))
+    extra = scores(result) if scores is not None else None
+    _write_run_json(
+        out, "monitor", stack_path, config, models, result.notes, result.seconds, len(detections), extra
+    )
+    result.files["report"] = write_report(out)
+    return result
+
+
+def measure_targets(
+    ds: xr.Dataset, detections: Any, out: Path, config: MonitorConfig, client: Any, notes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Measure every detected target on its own crop (Dask tasks when a client is given)."""
+    from rasterio.features import rasterize
+
+    from fringenet.measure.crop import margin_for, target_window
+    from fringenet.measure.target import measure_target
+    from fringenet.measure.write import write_target_series
+
+    if len(detections) == 0:
+        return {}
+    shape = (ds.sizes["y"], ds.sizes["x"])
+    transform = ds.rio.transform()
+    unusable_path = out / "unusable.tif"
+    unusable = _read_tif(unusable_path) > 0 if unusable_path.exists() else None
+    others = rasterize(
+        ((geom, 1) for geom in detections.geometry), out_shape=shape, transform=transform, dtype="uint8"
+    ).astype(bool)
+    unwrapper = _unwrapper(config)
+    jobs = []
+    for _, row in detections.iterrows():
+        target = rasterize([(row.geometry, 1)], out_shape=shape, transform=transform, dtype="uint8").astype(
+            bool
+        )
+        margin = config.margin_px or margin_for(int(target.sum()))
+        r0, r1, c0, c1 = target_window(target, shape, margin)
+        crop = ds.isel(y=slice(r0, r1), x=slice(c0, c1))
+        arrays = {
+            "wrapped": np.asarray(crop["wrapped_phase"].values, dtype=np.float64),
+            "coherence": np.asarray(crop["coherence"].values, dtype=np.float64)
+            if "coherence" in crop
+            else None,
+            "reference_dates": crop["reference_date"].values,
+            "secondary_dates": crop["secondary_date"].values,
+            "target_mask": target[r0:r1, c0:c1],
+        }
+        kwargs = {
+            "wavelength_m": wavelength_of(ds), "unwrapper": unwrapper, "min_coherence": config.min_coherence,
+            "target_id": str(row["target_id"]), "window": (r0, r1, c0, c1),
+            "unusable": None if unusable is None else unusable[r0:r1, c0:c1],
+            "detections": (others & ~target)[r0:r1, c0:c1],
+        }  # fmt: skip
+        jobs.append((arrays, kwargs))
+    if client is None:
+        results = [_measure_safely(measure_target, a, k) for a, k in jobs]
+    else:
+        futures = [client.submit(_measure_safely, measure_target, a, k, pure=False) for a, k in jobs]
+        results = client.gather(futures)
+    measurements: dict[str, dict[str, Any]] = {}
+    for (_, kwargs), result in zip(jobs, results, strict=True):
+        target_id = kwargs["target_id"]
+        if isinstance(result, str):
+            notes.append(f"{target_id}: not measured ({result})")
+            continue
+        write_target_series(result, out / "targets", crs=ds.rio.crs, transform=transform)
+        measurements[target_id] = {
+            "velocity_m_per_yr": result.velocity_m_per_yr,
+            "velocity_std_m_per_yr": result.velocity_std_m_per_yr,
+            "n_dates": len(result.dates),
+            "unwrapper": result.unwrapper,
+            "reference_px": result.reference_px,
+        }
+        notes.extend(f"{target_id}: {n}" for n in result.notes)
+    return measurements
+
+
+def _measure_safely(func: Callable[..., Any], arrays: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    """Run one target's measurement; an input problem becomes a message, not a failed run."""
+    try:
+        return func(**arrays, **kwargs)
+    except InputError as exc:
+        return str(exc)
