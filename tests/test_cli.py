@@ -114,11 +114,11 @@ def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Pa
 
 def test_demo_runs_small(tmp_path: Path) -> None:
     output = invoke(
-        "demo", "--out", tmp_path, "--seed", "1", "--size", "64", "--dates", "8"
+        "demo", "--out", tmp_path, "--seed", "1", "--size", "128", "--dates", "6", "--scheduler", "inline"
     )  # full-size demo is `make demo`
-    assert "velocity RMSE on moving pixels" in output
-    assert (tmp_path / "velocity.png").is_file()
-    assert (tmp_path / "timeseries" / "velocity.h5").is_file()
+    assert "object recall" in output and "velocity of measured targets" in output
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert (tmp_path / "simulation" / "simulation.nc").is_file()
 
 
 def test_unwrap_uses_the_licsar_coherence_beside_the_phase(tmp_path: Path) -> None:

@@ -200,3 +200,31 @@ def test_cli_monitor_and_report(workspace: dict, tmp_path: Path) -> None:
     assert again.exit_code == 0 and (out / "report.html").exists()
     bad = CliRunner().invoke(app, ["monitor", str(tmp_path / "missing.nc"), "--out", str(out)])
     assert bad.exit_code == 2 and "error:" in bad.output
+
+
+def test_large_crops_are_multilooked(workspace: dict, tmp_path: Path) -> None:
+    result = run_monitor(workspace["product"], tmp_path / "ml", _config(workspace, max_crop_px=32))
+    looks = {n.split(":")[0]: int(n.rsplit(" ", 1)[-1]) for n in result.notes if "multilooked" in n}
+    assert looks, "crops above 32 px are multilooked and the run says so"
+    measured = result.detections[np.isfinite(result.detections["velocity_m_per_yr"])]
+    for target in measured["target_id"]:
+        with xr.open_dataset(tmp_path / "ml" / "targets" / f"{target}.nc") as series:
+            spacing = abs(float(series["x"].values[1] - series["x"].values[0]))
+        assert spacing == pytest.approx(30.0 * looks.get(target, 1))  # the grid of the measured crop
+
+
+def test_shipped_models_are_small_and_need_only_phase_and_coherence() -> None:
+    from fringenet.models.bundle import read_bundle_info
+    from fringenet.models.shipped import MAX_SHIPPED_MB, SHIPPED, WEIGHTS_DIR, bundle_size_mb, shipped_bundle
+
+    present = [name for name in SHIPPED if (WEIGHTS_DIR / name / "bundle.json").exists()]
+    if not present:
+        pytest.skip("no model shipped yet (make models)")
+    for name in present:
+        path = shipped_bundle(name)
+        assert bundle_size_mb(path) <= MAX_SHIPPED_MB
+        info = read_bundle_info(path)
+        # real products often come without amplitude or DEM: the shipped models must not need them
+        assert not set(info.channels) & {"log_amplitude", "elevation", "slope", "aspect", "incidence"}, name
+    with pytest.raises(InputError, match="no model called"):
+        shipped_bundle("nonexistent")

@@ -501,13 +501,14 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A detect/monitor run fo
 def train_unwrapper(
     config: Annotated[Path, typer.Option(help="PUNet training config YAML (e.g. configs/punet.yaml).")],
     out: Out,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same config).")] = False,
 ) -> None:
     """Train PUNet on simulated high-gradient patches; writes OUT/model (a bundle)."""
     from fringenet.config import validate_config
     from fringenet.train.punet import PUNetTrainConfig, run_train_punet
 
     cfg = validate_config(PUNetTrainConfig, _yaml_mapping(config), source=config)
-    typer.echo(f"wrote {run_train_punet(cfg, out, progress=True)}")
+    typer.echo(f"wrote {run_train_punet(cfg, out, resume=resume, progress=True)}")
 
 
 @models_app.command("list")
@@ -546,11 +547,14 @@ def demo(
     size: Annotated[int, typer.Option(min=64, max=2048, help="Scene height and width (px).")] = 256,
     dates: Annotated[int, typer.Option(min=4, max=200, help="Number of acquisitions.")] = 24,
     workers: Workers = 2,
+    scheduler: Scheduler = "local",
 ) -> None:
     """Simulate a stack with known targets, run `monitor` on it and score it against the truth."""
     from fringenet.pipeline.demo import run_demo
 
-    summary = run_demo(out, seed=seed, size=size, n_dates=dates, workers=workers or 2)
+    summary = run_demo(
+        out, seed=seed, size=size, n_dates=dates, workers=workers or 2, scheduler=scheduler or "local"
+    )
     typer.echo(summary.text)
 
 

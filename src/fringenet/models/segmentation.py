@@ -1,7 +1,10 @@
-"""Segmentation networks by name: one factory over segmentation-models-pytorch architectures and encoders.
+"""Networks by name: one factory over segmentation-models-pytorch architectures and encoders.
 
 Weights always start random (``encoder_weights=None``): fringenet never downloads pretrained
 weights, and its inputs (phase as cos/sin, coherence, terrain) are not natural images anyway.
+Besides the smp encoder-decoders, the factory builds fringenet's encoder-free, full-resolution
+DnCNN family (:mod:`fringenet.models.dncnn`): ``ddnet`` (segmentation) and ``punet`` (phase
+unwrapping, a regression network that only bundles and :mod:`fringenet.models.punet` use).
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from functools import lru_cache
 
 import segmentation_models_pytorch as smp
 import timm
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from torch import nn
+
+from fringenet.models.dncnn import DDNet, PUNet
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "unet": smp.Unet,
@@ -20,8 +25,15 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "deeplabv3plus": smp.DeepLabV3Plus,
     "upernet": smp.UPerNet,
     "segformer": smp.Segformer,
+    "ddnet": DDNet,
 }
-"""Decoder architectures by name."""
+"""Segmentation architectures by name."""
+
+UNWRAPPING_ARCHITECTURES: dict[str, type[nn.Module]] = {"punet": PUNet}
+"""Phase-unwrapping (regression) networks by name: valid in a :class:`ModelSpec`, not for segmentation."""
+
+ENCODER_FREE = frozenset({"ddnet", "punet"})
+"""Architectures without an smp encoder; their ``encoder`` is recorded as ``"none"``."""
 
 OUTPUT_STRIDE = 32
 """Input height and width must be multiples of this (the encoders downsample five times)."""
@@ -50,7 +62,9 @@ class ModelChoice(BaseModel):
 
     architecture: str = Field("unet", description=f"Decoder architecture, one of {sorted(ARCHITECTURES)}.")
     encoder: str = Field(
-        "resnet18", description="smp encoder name (resnet34, mit_b2, ...) or 'tu-<timm model>'."
+        "resnet18",
+        description="smp encoder name (resnet34, mit_b2, ...) or 'tu-<timm model>'; ignored ('none') for ddnet.",
+        validate_default=True,
     )
 
     @field_validator("architecture")
@@ -62,7 +76,9 @@ class ModelChoice(BaseModel):
 
     @field_validator("encoder")
     @classmethod
-    def _encoder(cls, value: str) -> str:
+    def _encoder(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("architecture") in ENCODER_FREE:
+            return "none"
         return check_encoder(value)
 
 
@@ -71,10 +87,40 @@ class ModelSpec(ModelChoice):
 
     in_channels: int = Field(7, ge=1, le=256, description="Number of input channels.")
     classes: int = Field(1, ge=1, le=64, description="Output channels (1 = deforming vs not, as logits).")
+    width: int | None = Field(
+        None, ge=4, le=512, description="Feature channels of ddnet/punet (None = the network's default)."
+    )
+    depth: int | None = Field(
+        None, ge=1, le=128, description="Blocks of ddnet, layers of punet (None = the network's default)."
+    )
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, value: str) -> str:
+        if value not in ARCHITECTURES and value not in UNWRAPPING_ARCHITECTURES:
+            valid = sorted(ARCHITECTURES.keys() | UNWRAPPING_ARCHITECTURES.keys())
+            raise ValueError(f"unknown architecture {value!r}; valid: {valid}")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ModelSpec:
+        if self.architecture not in ENCODER_FREE and (self.width is not None or self.depth is not None):
+            raise ValueError(f"width and depth apply to {sorted(ENCODER_FREE)} only, not {self.architecture}")
+        if self.architecture == "punet" and self.classes != 1:
+            raise ValueError(f"punet predicts one phase map (classes must be 1, got {self.classes})")
+        return self
 
 
 def build_segmentation_model(spec: ModelSpec) -> nn.Module:
-    """A randomly initialised network mapping ``(B, in_channels, H, W)`` to logits ``(B, classes, H, W)``."""
+    """A randomly initialised network mapping ``(B, in_channels, H, W)`` to ``(B, classes, H, W)``.
+
+    Logits for the segmentation architectures; unwrapped phase (rad) for ``punet``.
+    """
+    if spec.architecture in ENCODER_FREE:
+        sizes = {k: v for k, v in (("width", spec.width), ("depth", spec.depth)) if v is not None}
+        if spec.architecture in UNWRAPPING_ARCHITECTURES:
+            return UNWRAPPING_ARCHITECTURES[spec.architecture](in_channels=spec.in_channels, **sizes)
+        return ARCHITECTURES[spec.architecture](in_channels=spec.in_channels, classes=spec.classes, **sizes)
     return ARCHITECTURES[spec.architecture](
         encoder_name=spec.encoder, encoder_weights=None, in_channels=spec.in_channels, classes=spec.classes
     )

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
+from affine import Affine
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +78,11 @@ class MonitorConfig(DetectConfig):
         None, ge=4, le=2048, description="Crop margin around a target (px); default grows with its size."
     )
     min_coherence: float = Field(0.0, ge=0.0, le=1.0, description="Pixels below this are left out of SBAS.")
+    max_crop_px: int = Field(
+        192, ge=32, le=4096,
+        description="Crops longer than this (px) are multilooked to fit before unwrapping, which bounds the "
+        "time per target.",
+    )  # fmt: skip
     inventory: Path | None = Field(
         None, description="Inventory GeoPackage that accumulates runs; default: RUN/inventory.gpkg."
     )
@@ -409,34 +415,42 @@ def measure_targets(
         margin = config.margin_px or margin_for(int(target.sum()))
         r0, r1, c0, c1 = target_window(target, shape, margin)
         crop = ds.isel(y=slice(r0, r1), x=slice(c0, c1))
-        arrays = {
+        looks = int(np.ceil(max(r1 - r0, c1 - c0) / config.max_crop_px))
+        target_id = str(row["target_id"])
+        layers = {
             "wrapped": np.asarray(crop["wrapped_phase"].values, dtype=np.float64),
             "coherence": np.asarray(crop["coherence"].values, dtype=np.float64)
             if "coherence" in crop
             else None,
-            "reference_dates": crop["reference_date"].values,
-            "secondary_dates": crop["secondary_date"].values,
             "target_mask": target[r0:r1, c0:c1],
-        }
-        kwargs = {
-            "wavelength_m": wavelength_of(ds), "unwrapper": unwrapper, "min_coherence": config.min_coherence,
-            "target_id": str(row["target_id"]), "window": (r0, r1, c0, c1),
             "unusable": None if unusable is None else unusable[r0:r1, c0:c1],
             "detections": (others & ~target)[r0:r1, c0:c1],
+        }
+        if looks > 1:
+            layers = _multilooked(layers, looks)
+            notes.append(f"{target_id}: crop of {r1 - r0} x {c1 - c0} px multilooked {looks} x {looks}")
+        arrays = {
+            "wrapped": layers["wrapped"], "coherence": layers["coherence"], "target_mask": layers["target_mask"],
+            "reference_dates": crop["reference_date"].values, "secondary_dates": crop["secondary_date"].values,
         }  # fmt: skip
-        jobs.append((arrays, kwargs))
+        kwargs = {
+            "wavelength_m": wavelength_of(ds), "unwrapper": unwrapper, "min_coherence": config.min_coherence,
+            "target_id": target_id, "nlooks": float(looks * looks),
+            "unusable": layers["unusable"], "detections": layers["detections"],
+        }  # fmt: skip
+        jobs.append((arrays, kwargs, transform * Affine.translation(c0, r0) * Affine.scale(looks)))
     if client is None:
-        results = [_measure_safely(measure_target, a, k) for a, k in jobs]
+        results = [_measure_safely(measure_target, a, k) for a, k, _ in jobs]
     else:
-        futures = [client.submit(_measure_safely, measure_target, a, k, pure=False) for a, k in jobs]
+        futures = [client.submit(_measure_safely, measure_target, a, k, pure=False) for a, k, _ in jobs]
         results = client.gather(futures)
     measurements: dict[str, dict[str, Any]] = {}
-    for (_, kwargs), result in zip(jobs, results, strict=True):
+    for (_, kwargs, crop_transform), result in zip(jobs, results, strict=True):
         target_id = kwargs["target_id"]
         if isinstance(result, str):
             notes.append(f"{target_id}: not measured ({result})")
             continue
-        write_target_series(result, out / "targets", crs=ds.rio.crs, transform=transform)
+        write_target_series(result, out / "targets", crs=ds.rio.crs, transform=crop_transform)
         measurements[target_id] = {
             "velocity_m_per_yr": result.velocity_m_per_yr,
             "velocity_std_m_per_yr": result.velocity_std_m_per_yr,
@@ -446,6 +460,22 @@ def measure_targets(
         }
         notes.extend(f"{target_id}: {n}" for n in result.notes)
     return measurements
+
+
+def _multilooked(layers: dict[str, Any], looks: int) -> dict[str, Any]:
+    """A crop's layers averaged over ``looks`` x ``looks`` blocks (phase coherently, masks by majority)."""
+    from fringenet.insar.multilook import multilook, multilook_interferogram
+
+    out: dict[str, Any] = {
+        "wrapped": np.angle(multilook_interferogram(np.exp(1j * layers["wrapped"]), looks))
+    }
+    out["coherence"] = None if layers["coherence"] is None else multilook(layers["coherence"], looks, looks)
+    for name in ("target_mask", "unusable", "detections"):
+        mask = layers[name]
+        out[name] = (
+            None if mask is None else np.asarray(multilook(mask.astype(np.float64), looks, looks)).real > 0.5
+        )
+    return out
 
 
 def _measure_safely(func: Callable[..., Any], arrays: dict[str, Any], kwargs: dict[str, Any]) -> Any:
