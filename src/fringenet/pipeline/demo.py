@@ -103,8 +103,8 @@ def run_demo(
     def scores(result: RunResult) -> dict[str, Any]:
         return score_run(result, label, true_v, truth)
 
-    config = MonitorConfig(workers=workers, scheduler=scheduler)
-    result = run_monitor(product, out / "run", config, scores=scores)
+    settings = MonitorConfig(workers=workers, scheduler=scheduler)
+    result = run_monitor(product, out / "run", settings, scores=scores)
     metrics = scores(result)
     lines = [
         f"fringenet demo: {truth.sizes['pair']} pairs over {n_dates} dates, {size} x {size} px, "
