@@ -107,3 +107,20 @@ def test_registry_and_run_baseline() -> None:
         run_baseline("nope", channels, valid)
     with pytest.raises(InputError, match="coherence"):
         run_baseline("low_coherence_otsu", {"cos_phase": channels["cos_phase"]}, valid)
+
+
+def test_stacked_gradient_otsu_flags_a_steady_bowl_not_the_noise() -> None:
+    from fringenet.evaluate.baselines import stacked_gradient_otsu
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:64, :64]
+    bowl = 6.0 * np.exp(-((yy - 32) ** 2 + (xx - 32) ** 2) / (2 * 6.0**2))  # rad per pair
+    stack = np.angle(np.exp(1j * (bowl[None] + rng.normal(0, 0.6, (12, 64, 64)))))
+    usable = np.ones((64, 64), dtype=bool)
+    usable[:, :4] = False
+    flagged = stacked_gradient_otsu(stack, None, usable)
+    ring = (np.hypot(yy - 32, xx - 32) > 3) & (np.hypot(yy - 32, xx - 32) < 9)  # steepest part of the bowl
+    assert flagged[ring].mean() > 0.8
+    assert flagged[np.hypot(yy - 32, xx - 32) > 24].mean() < 0.05
+    assert not flagged[:, :4].any()
+    assert not stacked_gradient_otsu(np.zeros((3, 16, 16))).any()  # constant score: nothing flagged

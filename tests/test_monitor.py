@@ -83,7 +83,7 @@ def test_monitor_writes_the_run_folder(monitored: tuple) -> None:
     assert not list(out.rglob(".*.tmp*")), "no temporary file is left behind"
     record = json.loads((out / "run.json").read_text())
     assert record["command"] == "monitor" and record["n_targets"] == len(result.detections)
-    assert record["settings"]["mask"] == "otsu"
+    assert record["settings"]["mask"] == "otsu" and record["crs"] == "EPSG:32632"
 
 
 def test_every_target_is_measured_or_says_why(monitored: tuple) -> None:

@@ -237,3 +237,43 @@ def run_baseline(name: str, channels: Mapping[str, ArrayLike], valid: ArrayLike)
     v = np.asarray(valid, dtype=bool)
     arrays = {c: np.asarray(channels[c]) for c in baseline.channels}
     return baseline.function(arrays, v)
+
+
+def stacked_gradient_otsu(
+    wrapped_stack: ArrayLike,
+    coherence_stack: ArrayLike | None = None,
+    usable: ArrayLike | None = None,
+    window: int = 9,
+) -> NDArray[np.bool_]:
+    """Classical stack detector: Otsu threshold on the smoothed phase-gradient-stack magnitude.
+
+    The coherence-weighted phase-gradient stack (:func:`fringenet.insar.gradients.phase_gradient_stack`)
+    adds up gradients that recur in every pair; its magnitude, averaged over ``window`` x ``window``
+    px, is split by Otsu's threshold over the usable pixels.
+
+    Parameters
+    ----------
+    wrapped_stack
+        ``(pair, H, W)`` wrapped phase (rad); NaN = missing.
+    coherence_stack
+        ``(pair, H, W)`` coherence weights, or None for equal weights.
+    usable
+        ``(H, W)`` bool, pixels that may be flagged (default: all).
+    window
+        Smoothing box (px).
+
+    Returns
+    -------
+    ndarray of bool, ``(H, W)``
+        Flagged pixels (none when the score is constant).
+    """
+    from fringenet.insar.gradients import phase_gradient_stack
+
+    _check_window(window)
+    stacked = phase_gradient_stack(wrapped_stack, weights=coherence_stack)
+    score = ndimage.uniform_filter(np.nan_to_num(stacked.magnitude), window)
+    keep = np.ones(score.shape, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    threshold = _otsu_above(score[keep])
+    if threshold is None:
+        return np.zeros(score.shape, dtype=bool)
+    return (score > threshold) & keep

@@ -259,7 +259,8 @@ def run_detect(
     models = {"detector": str(detector)}
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
-    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections))
+    crs = ds.rio.crs.to_string() if ds.rio.crs else ""
+    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections), crs=crs)
     return RunResult(out, detections, notes, files, seconds)
 
 
@@ -302,6 +303,7 @@ def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> 
 def _write_run_json(
     out: Path, command: str, input_path: Any, config: BaseModel, models: dict[str, str],
     notes: list[str], seconds: dict[str, float], n_targets: int, scores: dict[str, Any] | None = None,
+    crs: str = "",
 ) -> Path:  # fmt: skip
     from fringenet import __version__
 
@@ -313,6 +315,7 @@ def _write_run_json(
         "notes": list(dict.fromkeys(notes)),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "n_targets": n_targets,
+        "crs": crs,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fringenet": __version__,
     }
@@ -380,8 +383,9 @@ def run_monitor(
     if config.unwrapper == "punet":
         models["punet"] = str(_bundle(config.punet_model, "punet"))
     extra = scores(result) if scores is not None else None
+    crs = ds.rio.crs.to_string() if ds.rio.crs else ""
     _write_run_json(
-        out, "monitor", stack_path, config, models, result.notes, result.seconds, len(detections), extra
+        out, "monitor", stack_path, config, models, result.notes, result.seconds, len(detections), extra, crs
     )
     result.files["report"] = write_report(out)
     return result
@@ -442,7 +446,12 @@ def measure_targets(
     if client is None:
         results = [_measure_safely(measure_target, a, k) for a, k, _ in jobs]
     else:
-        futures = [client.submit(_measure_safely, measure_target, a, k, pure=False) for a, k, _ in jobs]
+        # the crops go to the workers as data, not inside the task graph
+        crops = client.scatter([a for a, _, _ in jobs], hash=False)
+        futures = [
+            client.submit(_measure_safely, measure_target, c, k, pure=False)
+            for c, (_, k, _) in zip(crops, jobs, strict=True)
+        ]
         results = client.gather(futures)
     measurements: dict[str, dict[str, Any]] = {}
     for (_, kwargs, crop_transform), result in zip(jobs, results, strict=True):
