@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +23,11 @@ from fringenet.models.bundle import BundleInfo, save_bundle
 from fringenet.models.segmentation import ModelSpec, build_segmentation_model
 from rasters import write_plain_tif
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CRS = "EPSG:32633"
 TRANSFORM = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 4_000_000.0)
 SHAPE = (150, 170)  # not a multiple of the window step: the last windows are moved flush
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def bundle_info(channels: list[str], threshold: float = 0.5) -> BundleInfo:

@@ -3,8 +3,6 @@ inference helper and the Otsu baseline return unusable-pixel masks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -22,17 +20,10 @@ from fringenet.simulate.scene import simulate_pair
 from fringenet.train.config import TrainConfig
 from fringenet.train.trainer import run_train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZE, PATCH = 64, 32
 CHANNELS = ["cos_phase", "sin_phase", "coherence"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: thread hand-offs cost more than they save."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

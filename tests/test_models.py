@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,7 @@ from fringenet.models.device import select_device
 from fringenet.models.predict import pad_to_stride, predict_probabilities
 from fringenet.models.segmentation import ModelSpec, build_segmentation_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(architecture: str, encoder: str, in_channels: int, seed: int = 0) -> nn.Module:

@@ -22,17 +22,9 @@ from fringenet.pipeline.monitor import DetectConfig, MonitorConfig, run_detect, 
 from fringenet.simulate.config import SimulationConfig
 from fringenet.simulate.scene import simulate_pair, simulate_stack
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CHANNELS = ["cos_phase", "sin_phase", "coherence", "gradient_magnitude", "gradient_consistency"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _bundle(path: Path, channels: list[str]) -> Path:

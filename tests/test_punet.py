@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,9 @@ from fringenet.train.punet import (
     simulate_unwrapping_patch,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TWO_PI = 2 * np.pi
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def steep_bowl(h: int = 40, w: int = 50) -> np.ndarray:

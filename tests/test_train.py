@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +28,10 @@ from fringenet.train.config import LossConfig, TrainConfig
 from fringenet.train.losses import masked_bce, masked_dice, masked_focal, segmentation_loss
 from fringenet.train.trainer import HISTORY_FIELDS, TrainOutput, run_train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 UNET = {"architecture": "unet", "encoder": "resnet18"}
 SEGFORMER = {"architecture": "segformer", "encoder": "mit_b0"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,11 @@ def baseline_scores(product: Path, unusable_tif: Path, label: NDArray[np.bool_])
     found = object_detection(
         remove_small_objects(flagged, 9), label, np.ones(label.shape, dtype=bool), MIN_COVERAGE
     )
+    return object_scores(found)
+
+
+def object_scores(found: Any) -> dict[str, Any]:
+    """The demo's object counts from an :class:`~fringenet.evaluate.metrics.ObjectDetection`."""
     return {
         "object_recall": found.recall,
         "object_precision": found.precision,
@@ -191,12 +196,7 @@ def score_run(
     found = object_detection(detected, label, np.ones(shape, dtype=bool), MIN_COVERAGE)
     errors = np.array([float(t["measured_mm_per_yr"]) - float(t["true_mm_per_yr"]) for t in targets])
     return {
-        "object_recall": found.recall,
-        "object_precision": found.precision,
-        "n_true_targets": found.n_objects,
-        "n_found": int(np.count_nonzero(found.object_found)),
-        "n_detections": found.n_predicted,
-        "n_correct": found.n_predicted_correct,
+        **object_scores(found),
         "n_measured": len(targets),
         "velocity_rmse_mm_per_yr": float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan"),
         "velocity_mae_mm_per_yr": float(np.mean(np.abs(errors))) if errors.size else float("nan"),
