@@ -34,6 +34,18 @@ class UnwrapResult:
     method: str
 
 
+def coherence_or_estimate(
+    phase: NDArray[np.float64], coherence: ArrayLike | None
+) -> tuple[NDArray[np.float64], Literal["input", "phase"]]:
+    """The given coherence (shape-checked), or a pseudo-coherence estimated from the phase, and which."""
+    if coherence is None:
+        return coherence_from_phase(phase, PSEUDO_COHERENCE_WINDOW), "phase"
+    coh = np.asarray(coherence, dtype=np.float64)
+    if coh.shape != phase.shape:
+        raise InputError("coherence", f"shape {coh.shape} does not match the phase {phase.shape}")
+    return coh, "input"
+
+
 @contextlib.contextmanager
 def _stdout_silenced() -> Iterator[None]:
     """Send file descriptor 1 to /dev/null (child processes inherit it) for the duration."""
@@ -91,14 +103,7 @@ def unwrap(
         if m.shape != phase.shape:
             raise InputError("mask", f"shape {m.shape} does not match the phase {phase.shape}")
         valid &= m.astype(bool)
-    if coherence is None:
-        coh = coherence_from_phase(phase, PSEUDO_COHERENCE_WINDOW)
-        source: Literal["input", "phase"] = "phase"
-    else:
-        coh = np.asarray(coherence, dtype=np.float64)
-        if coh.shape != phase.shape:
-            raise InputError("coherence", f"shape {coh.shape} does not match the phase {phase.shape}")
-        source = "input"
+    coh, source = coherence_or_estimate(phase, coherence)
     valid &= np.isfinite(coh)
     if not valid.any():
         raise InputError("unwrap", "no valid pixel to unwrap (all NaN or masked)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,8 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from fringenet.errors import InputError
-from fringenet.insar.coherence import coherence_from_phase
-from fringenet.insar.unwrap import PSEUDO_COHERENCE_WINDOW, UnwrapResult
+from fringenet.insar.unwrap import UnwrapResult, coherence_or_estimate
 from fringenet.models.bundle import BundleInfo, load_bundle
 from fringenet.models.dncnn import PUNet, corrected_gradients, expected_correction, integrate_gradients
 from fringenet.models.segmentation import ModelSpec
@@ -184,14 +183,7 @@ def unwrap_with_punet(
     valid = np.isfinite(phase)
     if not valid.any():
         raise InputError("punet", "no valid pixel to unwrap (all NaN)")
-    if coherence is None:
-        coh = coherence_from_phase(phase, PSEUDO_COHERENCE_WINDOW)
-        source: Literal["input", "phase"] = "phase"
-    else:
-        coh = np.asarray(coherence, dtype=np.float64)
-        if coh.shape != phase.shape:
-            raise InputError("coherence", f"shape {coh.shape} does not match the phase {phase.shape}")
-        source = "input"
+    coh, source = coherence_or_estimate(phase, coherence)
     coh = np.clip(np.where(valid, np.nan_to_num(coh), 0.0), 0.0, 1.0)
     seen = valid & (coh >= min_coherence)
     if not seen.any():
