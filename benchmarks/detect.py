@@ -133,6 +133,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="CPU arithmetic of the network",
+    )
     args = parser.parse_args()
 
     import torch
@@ -152,7 +158,7 @@ def main() -> None:
         with PeakRss() as rss:
             scan = scan_scene(
                 bundle, source, folder / "run", window=args.window, overlap=args.overlap,
-                batch_size=args.batch, device=args.device,
+                batch_size=args.batch, device=args.device, bfloat16=args.precision == "bfloat16",
             )  # fmt: skip
         detected = 0
         with rasterio.open(scan.detections_path) as src:
@@ -160,12 +166,13 @@ def main() -> None:
     gb = rss.peak / 1e9
     print(f"Model: {how}. Scene built in {made:.1f} s; torch threads: {torch.get_num_threads()}.\n")
     print(
-        "| scene (px) | window | overlap | batch | windows | seconds | Mpx/s | peak RSS (GB) "
+        "| scene (px) | precision | window | overlap | batch | windows | seconds | Mpx/s | peak RSS (GB) "
         "| RSS before (GB) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.size} x {args.size} | {scan.window} | {scan.overlap} | {args.batch} | {scan.n_windows} "
+        f"| {args.size} x {args.size} | {args.precision} | {scan.window} | {scan.overlap} | {args.batch} "
+        f"| {scan.n_windows} "
         f"| {scan.seconds:.1f} | {scan.megapixels_per_s:.2f} | {gb:.2f} | {before:.2f} |"
     )
     speed_ok = "met" if scan.megapixels_per_s >= TARGET_MPX_S else "NOT met"

@@ -140,3 +140,15 @@ def test_auto_device_is_the_cpu_here() -> None:
         select_device("cuda")
     with pytest.raises(InputError, match="unknown device"):
         select_device("abacus")
+
+
+def test_bfloat16_autocast_stays_close_to_float32() -> None:
+    from fringenet.models.predict import predict_probabilities
+
+    torch.manual_seed(0)
+    model = build_segmentation_model(ModelSpec(architecture="segformer", encoder="mit_b0", in_channels=3))
+    images = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    full = predict_probabilities(model, images)
+    fast = predict_probabilities(model, images, bfloat16=True)
+    assert fast.dtype == np.float32 and fast.shape == full.shape
+    assert np.max(np.abs(fast - full)) < 0.05

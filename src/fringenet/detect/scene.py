@@ -80,6 +80,7 @@ class BandSettings:
     batch_size: int
     device: str
     torch_threads: int | None = None
+    bfloat16: bool = False
 
 
 @dataclass
@@ -141,7 +142,11 @@ def scan_band(model: nn.Module, source: WindowSource, row0: int, settings: BandS
 
     def flush(batch: list[tuple[int, NDArray[np.float32], NDArray[np.bool_]]]) -> None:
         probs = predict_probabilities(
-            model, np.stack([b[1] for b in batch]), batch_size=len(batch), device=device
+            model,
+            np.stack([b[1] for b in batch]),
+            batch_size=len(batch),
+            device=device,
+            bfloat16=settings.bfloat16,
         )
         for (col0, _, ok), p in zip(batch, probs, strict=True):
             w = weights * ok
@@ -261,6 +266,7 @@ def scan_scene(
     device: str | torch.device | None = None,
     client: Client | None = None,
     worker_threads: int | None = None,
+    bfloat16: bool = False,
     progress: bool = False,
 ) -> SceneScan:
     """Write ``out_dir/probability.tif`` (float32 in [0, 1], NaN = no valid input) and ``detections.tif``
@@ -314,7 +320,7 @@ def scan_scene(
     dev = device if isinstance(device, torch.device) else select_device(device or "auto")
     settings = BandSettings(
         tuple(info.channels), info.normalisation, window, overlap, tuple(cols), batch_size, str(dev),
-        worker_threads,
+        worker_threads, bfloat16,
     )  # fmt: skip
     if client is None:
         net = net if net is not None else load_bundle(bundle)[0]  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,17 +20,37 @@ def pad_to_stride(x: torch.Tensor, stride: int = OUTPUT_STRIDE) -> tuple[torch.T
     return (F.pad(x, (0, pw, 0, ph)) if ph or pw else x), (h, w)
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), where autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 @torch.no_grad()
 def predict_probabilities(
-    model: nn.Module, images: NDArray[np.float32], *, batch_size: int = 8, device: torch.device | None = None
+    model: nn.Module,
+    images: NDArray[np.float32],
+    *,
+    batch_size: int = 8,
+    device: torch.device | None = None,
+    bfloat16: bool = False,
 ) -> NDArray[np.float32]:
-    """Deformation probability ``(N, H, W)`` in [0, 1] for normalised images ``(N, C, H, W)``."""
+    """Deformation probability ``(N, H, W)`` in [0, 1] for normalised images ``(N, C, H, W)``.
+
+    ``bfloat16`` runs the forward pass under CPU bfloat16 autocast (several times faster on CPUs
+    with native bf16; probabilities change by about 1e-2); it is ignored on other devices.
+    """
     device = device or next(model.parameters()).device
     model.eval()
+    autocast = bfloat16 and torch.device(device).type == "cpu"
     out = np.empty((images.shape[0], *images.shape[-2:]), dtype=np.float32)
     for start in range(0, images.shape[0], batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
         padded, (h, w) = pad_to_stride(batch)
-        logits = model(padded)[:, 0, :h, :w]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(padded)[:, 0, :h, :w]
         out[start : start + batch.shape[0]] = torch.sigmoid(logits.float()).cpu().numpy()
     return out

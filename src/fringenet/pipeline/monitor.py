@@ -59,6 +59,11 @@ class DetectConfig(BaseModel):
     )
     mask_model: Path | None = Field(None, description="Mask Net bundle; default: the shipped one.")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'mps'.")
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Network arithmetic on CPU: 'auto' uses bfloat16 autocast where the CPU has native bf16 "
+        "(several times faster, probabilities within ~1e-2), else float32.",
+    )
     scheduler: str = Field(
         "local",
         description="'local' (a Dask LocalCluster of `workers` processes), 'inline' (no Dask) or the "
@@ -127,6 +132,12 @@ def _bundle(path: Path | None, name: str) -> Path:
     return Path(path)
 
 
+def _bfloat16(config: DetectConfig) -> bool:
+    from fringenet.models.predict import cpu_has_bfloat16
+
+    return config.precision == "bfloat16" or (config.precision == "auto" and cpu_has_bfloat16())
+
+
 def _client(config: DetectConfig) -> Any:
     from fringenet.detect.scene import connect
 
@@ -185,6 +196,7 @@ def unusable_mask(
     scan = scan_scene(
         str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet",
         overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
+        bfloat16=_bfloat16(config),
     )  # fmt: skip
     notes.extend(f"Mask Net: {n}" for n in scan.notes)
     probability = _read_tif(scan.probability_path)
@@ -220,6 +232,7 @@ def run_detect(
         scan = scan_scene(
             str(detector), DatasetSource(ds), out, window=config.window, overlap=config.overlap,
             batch_size=config.batch_size, device=config.device, client=client, progress=progress,
+            bfloat16=_bfloat16(config),
         )  # fmt: skip
         seconds["scan"] = time.perf_counter() - t0
     finally:
