@@ -102,6 +102,8 @@ class RunResult:
     notes: list[str]
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    """Bundle folder of each model the run used, by role."""
 
 
 def open_input(path: str | Path | xr.Dataset, *, stack_only: bool = False) -> xr.Dataset:
@@ -208,16 +210,21 @@ def run_detect(
     client: Any = None, progress: bool = False,
 ) -> RunResult:  # fmt: skip
     """Scan a whole interferogram or stack and write detections (``detect``'s run folder)."""
+    return _detect(open_input(input_path), input_path, out_dir, config or DetectConfig(), client, progress)
+
+
+def _detect(
+    ds: xr.Dataset, input_path: Any, out_dir: str | Path, config: DetectConfig, client: Any, progress: bool
+) -> RunResult:
+    """:func:`run_detect` on a dataset :func:`open_input` has already checked."""
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import scan_scene
     from fringenet.detect.sources import DatasetSource
     from fringenet.detect.vectorise import to_geojson, vectorise_detections
     from fringenet.models.bundle import read_bundle_info
 
-    config = config or DetectConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ds = open_input(input_path)
     notes: list[str] = []
     seconds: dict[str, float] = {}
     own_client = client is None
@@ -248,7 +255,7 @@ def run_detect(
     min_slope = config.min_slope_deg
     if min_slope is None:
         min_slope = default_min_slope(config.target_type)
-    slope = _static(ds, "slope")
+    dem, slope, aspect = _terrain(ds)
     if min_slope is not None and slope is None:
         notes.append(f"no DEM/slope layer: the {min_slope:g} deg slope filter was not applied")
     elif min_slope is not None and slope is not None:
@@ -258,8 +265,8 @@ def run_detect(
     _write_mask(ds, mask, out / "detections.tif")
     seen = _last_date(ds)
     detections = vectorise_detections(
-        mask, probability, transform=ds.rio.transform(), crs=ds.rio.crs, dem=_static(ds, "dem"),
-        slope=slope, aspect=_static(ds, "aspect"), target_type=config.target_type,
+        mask, probability, transform=ds.rio.transform(), crs=ds.rio.crs, dem=dem,
+        slope=slope, aspect=aspect, target_type=config.target_type,
         detector=f"{info.model.architecture}/{info.model.encoder}:{detector.name}", min_pixels=config.min_pixels,
         seen=seen,
     )  # fmt: skip
@@ -272,23 +279,34 @@ def run_detect(
     models = {"detector": str(detector)}
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
-    crs = ds.rio.crs.to_string() if ds.rio.crs else ""
-    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections), crs=crs)
-    return RunResult(out, detections, notes, files, seconds)
+    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections), crs=_crs(ds))
+    return RunResult(out, detections, notes, files, seconds, models)
+
+
+def _crs(ds: xr.Dataset) -> str:
+    return ds.rio.crs.to_string() if ds.rio.crs else ""
 
 
 def _static(ds: xr.Dataset, name: str) -> NDArray[np.float64] | None:
     if name not in ds:
-        if name in ("slope", "aspect") and "dem" in ds:
-            from fringenet.simulate.terrain import slope_aspect
-
-            slope, aspect = slope_aspect(np.asarray(ds["dem"].values, dtype=np.float64), pixel_size_m(ds))
-            return np.asarray(slope if name == "slope" else aspect)
         return None
     da = ds[name]
     if PAIR_DIM in da.dims:
         da = da.isel({PAIR_DIM: 0})
     return np.asarray(da.values, dtype=np.float64)
+
+
+Layer = NDArray[np.float64] | None
+
+
+def _terrain(ds: xr.Dataset) -> tuple[Layer, Layer, Layer]:
+    """DEM (m), slope and aspect (deg) of the scene; slope and aspect from the DEM when absent."""
+    dem, slope, aspect = (_static(ds, name) for name in ("dem", "slope", "aspect"))
+    if dem is not None and (slope is None or aspect is None):
+        from fringenet.simulate.terrain import slope_aspect
+
+        slope, aspect = (np.asarray(a, dtype=np.float64) for a in slope_aspect(dem, pixel_size_m(ds)))
+    return dem, slope, aspect
 
 
 def _last_date(ds: xr.Dataset) -> str:
@@ -376,7 +394,7 @@ def run_monitor(
     ds = open_input(stack_path, stack_only=True)
     client = _client(config)
     try:
-        result = run_detect(ds, out, config, client=client, progress=progress)
+        result = _detect(ds, stack_path, out, config, client, progress)
         t0 = time.perf_counter()
         measurements = measure_targets(ds, result.detections, out, config, client, result.notes)
         result.seconds["measure"] = time.perf_counter() - t0
@@ -390,16 +408,13 @@ def run_monitor(
     to_geojson(detections, out / "detections.geojson")
     inventory = update_inventory(config.inventory or out / "inventory.gpkg", detections, seen=_last_date(ds))
     result.files["inventory"] = inventory.path
-    models = {"detector": str(_bundle(config.model, "detector"))}
-    if config.mask == "masknet":
-        models["masknet"] = str(_bundle(config.mask_model, "masknet"))
     if config.unwrapper == "punet":
-        models["punet"] = str(_bundle(config.punet_model, "punet"))
+        result.models["punet"] = str(_bundle(config.punet_model, "punet"))
     extra = scores(result) if scores is not None else None
-    crs = ds.rio.crs.to_string() if ds.rio.crs else ""
     _write_run_json(
-        out, "monitor", stack_path, config, models, result.notes, result.seconds, len(detections), extra, crs
-    )
+        out, "monitor", stack_path, config, result.models, result.notes, result.seconds, len(detections), extra,
+        _crs(ds),
+    )  # fmt: skip
     result.files["report"] = write_report(out)
     return result
 
