@@ -21,13 +21,10 @@ epoch (task ``unwrapping``).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +35,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from fringenet.conventions import wrap
 from fringenet.errors import InputError
-from fringenet.io.atomic import atomic_path
 from fringenet.models.bundle import save_bundle
 from fringenet.models.device import select_device
 from fringenet.models.dncnn import (
@@ -54,6 +50,7 @@ from fringenet.simulate.decorrelation import multilook_noise
 from fringenet.simulate.geometry import los_unit_vector
 from fringenet.simulate.sources import distorted_gaussian_bowl, grid_coordinates, mogi, okada_source
 from fringenet.simulate.terrain import power_law_field
+from fringenet.train.trainer import save_checkpoint, warmup_cosine, write_history
 
 FloatArray = NDArray[np.float64]
 HISTORY_FIELDS = (
@@ -364,30 +361,6 @@ def validate_punet(
     }
 
 
-def _lr_factor(total: int, warmup: int) -> Any:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(warmup, 1)
-        progress = (step - warmup) / max(total - warmup, 1)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    return factor
-
-
-def _save(obj: Any, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-
-
-def _write_history(history: list[dict[str, float]], path: Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-
-
 def run_train_punet(
     config: PUNetTrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = False
 ) -> Path:
@@ -424,7 +397,7 @@ def run_train_punet(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, _lr_factor(total, int(config.warmup_fraction * total))
+        optimiser, warmup_cosine(total, int(config.warmup_fraction * total))
     )
     history: list[dict[str, float]] = []
     start, best = 1, {"epoch": 0, "right_ambiguity": -1.0, "loss": math.inf}
@@ -479,9 +452,9 @@ def run_train_punet(
         score = (metrics["right_ambiguity"], -metrics["loss"])
         if score > (best["right_ambiguity"], -best["loss"]):
             best = {"epoch": epoch, "right_ambiguity": metrics["right_ambiguity"], "loss": metrics["loss"]}
-            _save(model.state_dict(), best_path)
-        _write_history(history, out / "history.csv")
-        _save(
+            save_checkpoint(model.state_dict(), best_path)
+        write_history(history, out / "history.csv", HISTORY_FIELDS)
+        save_checkpoint(
             {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history, "best": best,

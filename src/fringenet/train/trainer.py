@@ -148,7 +148,9 @@ def validate(
     }
 
 
-def _lr_lambda(total: int, warmup: int) -> Any:
+def warmup_cosine(total: int, warmup: int) -> Any:
+    """Learning-rate factor per step: linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / max(warmup, 1)
@@ -158,16 +160,20 @@ def _lr_lambda(total: int, warmup: int) -> Any:
     return factor
 
 
-def _save(obj: Any, path: Path) -> None:
+def save_checkpoint(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically (a crash never leaves a truncated checkpoint)."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
 
-def _write_history(history: list[dict[str, float]], path: Path) -> None:
+def write_history(
+    history: list[dict[str, float]], path: Path, fields: tuple[str, ...] = HISTORY_FIELDS
+) -> None:
+    """The per-epoch history as CSV with columns ``fields``, atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
 
@@ -199,7 +205,7 @@ def run_train(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, _lr_lambda(total, int(config.warmup_fraction * total))
+        optimiser, warmup_cosine(total, int(config.warmup_fraction * total))
     )
     use_scaler = (
         device.type == "cuda" and config.mixed_precision == "auto" and not torch.cuda.is_bf16_supported()
@@ -267,9 +273,9 @@ def run_train(
                     board.add_scalar(key, value, epoch)
         if metrics["best_iou"] > best["iou"]:
             best = {"epoch": epoch, "iou": metrics["best_iou"], "threshold": metrics["threshold"]}
-            _save(model.state_dict(), out / "checkpoints" / "best.pt")
-        _write_history(history, out / "history.csv")
-        _save(
+            save_checkpoint(model.state_dict(), out / "checkpoints" / "best.pt")
+        write_history(history, out / "history.csv")
+        save_checkpoint(
             {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
