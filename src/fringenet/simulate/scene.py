@@ -33,7 +33,15 @@ from fringenet.simulate.config import TARGET_SCENARIOS, SimulationConfig
 from fringenet.simulate.geometry import los_unit_vector, project_to_los
 from fringenet.simulate.targets import draw_targets
 
-__all__ = ["SceneArrays", "objects_geodataframe", "simulate_pair", "simulate_stack", "simulate_stack_arrays"]
+__all__ = [
+    "SceneArrays",
+    "SceneSignals",
+    "objects_geodataframe",
+    "scene_signals",
+    "simulate_pair",
+    "simulate_stack",
+    "simulate_stack_arrays",
+]
 
 F32 = NDArray[np.float32]
 INCIDENCE_GRADIENT_DEG_PER_KM = 0.068
@@ -124,20 +132,42 @@ def _dates(config: SimulationConfig, p: dict[str, Any], pair: bool) -> NDArray[n
     )  # fmt: skip
 
 
-def simulate_stack_arrays(
-    config: SimulationConfig, dem: NDArray[np.floating] | None = None, pair: bool = False
-) -> SceneArrays:
-    """Simulate one scene as arrays (see :class:`SceneArrays`); ``pair=True`` gives a single pair.
+@dataclass
+class SceneSignals:
+    """The noise-free part of a scene, per acquisition: what both interferogram and SLC simulators share.
 
-    Parameters
-    ----------
-    config
-        Simulation settings; ranges are drawn from with the config's seed.
-    dem
-        Optional real DEM (m), ``(height, width)`` of the config; otherwise a fractal DEM is drawn.
-    pair
-        Single interferogram between two dates ``pair_baseline_days`` apart (rounded to revisits)
-        instead of a small-baseline stack of ``n_dates`` dates.
+    ``deformation`` and ``atmosphere`` are ``(date, H, W)``: LOS displacement (m, since the first
+    date) and one-way atmospheric phase (rad) of each acquisition; ``coherence`` holds the per-pixel
+    temporal-decorrelation model; ``static`` the ``(H, W)`` layers of :class:`SceneArrays`.
+    """
+
+    dates: NDArray[np.datetime64]
+    days: NDArray[np.float64]
+    pairs: NDArray[np.int64]
+    deformation: NDArray[np.float64]
+    atmosphere: NDArray[np.float64]
+    coherence: dec.CoherenceParams
+    backscatter: NDArray[np.float64]
+    footprint: NDArray[np.bool_]
+    water: NDArray[np.bool_]
+    layover_or_shadow: NDArray[np.bool_]
+    static: dict[str, np.ndarray]
+    targets: list[Any]
+    los_patterns: list[np.ndarray]
+    params: dict[str, Any]
+    transform: Affine
+
+    @property
+    def t_years(self) -> NDArray[np.float64]:
+        return self.days / DAYS_PER_YEAR
+
+
+def scene_signals(
+    config: SimulationConfig, dem: NDArray[np.floating] | None = None, pair: bool = False
+) -> SceneSignals:
+    """Draw a scene's terrain, geometry, dates, network, targets, atmosphere and coherence model.
+
+    Parameters are those of :func:`simulate_stack_arrays`; nothing here is noisy phase yet.
     """
     seed, shape, px = config.seed, (config.height, config.width), config.pixel_size_m
     p = draw_scene_params(config)
@@ -213,8 +243,41 @@ def simulate_stack_arrays(
         water, layover_or_shadow, p["coherence_randomness"], px,
     )  # fmt: skip
     sigma0 = dec.backscatter(loc_inc, vegetation, water)
-    valid = ~(water | layover_or_shadow)
 
+    transform = Affine(px, 0.0, config.origin_x_m, 0.0, -px, config.origin_y_m)
+    le, ln, lu = los_unit_vector(incidence, heading)
+    static = {
+        "dem": dem_m, "slope": slope, "aspect": aspect, "water": water, "layover": layover_or_shadow,
+        "incidence": incidence, "heading": heading, "los_velocity": los_velocity,
+        "los_east": le, "los_north": ln, "los_up": lu,
+    }  # fmt: skip
+    static = {k: v.astype(np.uint8 if v.dtype == bool else np.float32) for k, v in static.items()}
+    p["n_targets"] = len(targets)
+    return SceneSignals(
+        dates, days, pairs, defo_dates, atm_dates, cparams, sigma0, footprint, water, layover_or_shadow,
+        static, targets, los_patterns, p, transform,
+    )  # fmt: skip
+
+
+def simulate_stack_arrays(
+    config: SimulationConfig, dem: NDArray[np.floating] | None = None, pair: bool = False
+) -> SceneArrays:
+    """Simulate one scene as arrays (see :class:`SceneArrays`); ``pair=True`` gives a single pair.
+
+    Parameters
+    ----------
+    config
+        Simulation settings; ranges are drawn from with the config's seed.
+    dem
+        Optional real DEM (m), ``(height, width)`` of the config; otherwise a fractal DEM is drawn.
+    pair
+        Single interferogram between two dates ``pair_baseline_days`` apart (rounded to revisits)
+        instead of a small-baseline stack of ``n_dates`` dates.
+    """
+    sig = scene_signals(config, dem, pair)
+    shape, wl, p = (config.height, config.width), config.wavelength_m, sig.params
+    pairs, days = sig.pairs, sig.days
+    valid = ~(sig.water | sig.layover_or_shadow)
     n_pairs = pairs.shape[0]
     out: dict[str, np.ndarray] = {
         name: np.zeros((n_pairs, *shape), dtype=dtype)
@@ -225,16 +288,16 @@ def simulate_stack_arrays(
         )
     }  # fmt: skip
     noise_out = np.zeros((n_pairs, *shape), dtype=np.float32)
-    rng_noise = component_rng(seed, "noise")
+    rng_noise = component_rng(config.seed, "noise")
     for k, (i, j) in enumerate(pairs):
-        coherence = dec.coherence_for_baselines(cparams, np.array([days[j] - days[i]]))[0]
+        coherence = dec.coherence_for_baselines(sig.coherence, np.array([days[j] - days[i]]))[0]
         noise, intensity = dec.multilook_noise(rng_noise, coherence, p["looks"])
-        los = defo_dates[j] - defo_dates[i]
-        atm_pair = atm_dates[j] - atm_dates[i]
+        los = sig.deformation[j] - sig.deformation[i]
+        atm_pair = sig.atmosphere[j] - sig.atmosphere[i]
         defo_phase = displacement_to_phase(los, wl)
         wrapped, unwrapped, ambiguity = acq.wrap_with_ambiguity(defo_phase + atm_pair + noise)
         decorrelated = dec.decorrelation_mask(
-            coherence, water, layover_or_shadow, config.decorrelation_threshold
+            coherence, sig.water, sig.layover_or_shadow, config.decorrelation_threshold
         )
         out["wrapped_phase"][k], out["unwrapped_phase"][k], out["ambiguity"][k] = (
             wrapped,
@@ -242,25 +305,19 @@ def simulate_stack_arrays(
             ambiguity,
         )
         out["coherence"][k] = coherence
-        out["amplitude"][k] = np.sqrt(sigma0 * intensity)
+        out["amplitude"][k] = np.sqrt(sig.backscatter * intensity)
         out["los_displacement"][k] = los
         out["atmosphere"][k] = atm_pair
-        out["label"][k] = footprint & (np.abs(defo_phase) >= config.visibility_threshold_rad) & ~decorrelated
+        out["label"][k] = (
+            sig.footprint & (np.abs(defo_phase) >= config.visibility_threshold_rad) & ~decorrelated
+        )
         out["decorrelation"][k] = decorrelated
         out["valid"][k] = valid
         noise_out[k] = noise
 
-    transform = Affine(px, 0.0, config.origin_x_m, 0.0, -px, config.origin_y_m)
-    le, ln, lu = los_unit_vector(incidence, heading)
-    static = {
-        "dem": dem_m, "slope": slope, "aspect": aspect, "water": water, "layover": layover_or_shadow,
-        "incidence": incidence, "heading": heading, "los_velocity": los_velocity,
-        "los_east": le, "los_north": ln, "los_up": lu,
-    }  # fmt: skip
-    static = {k: v.astype(np.uint8 if v.dtype == bool else np.float32) for k, v in static.items()}
-    objects = target_objects(targets, los_patterns, t0, t1, out["label"], transform)
-    p["n_targets"] = len(targets)
-    return SceneArrays(dates, pairs, out, static, noise_out, objects, p, transform)
+    t0, t1 = float(sig.t_years[0]), float(sig.t_years[-1])
+    objects = target_objects(sig.targets, sig.los_patterns, t0, t1, out["label"], sig.transform)
+    return SceneArrays(sig.dates, pairs, out, sig.static, noise_out, objects, p, sig.transform)
 
 
 def _to_dataset(config: SimulationConfig, scene: SceneArrays, pair: bool) -> xr.Dataset:
