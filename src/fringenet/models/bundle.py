@@ -19,6 +19,7 @@ from torch import nn
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.models.segmentation import ModelSpec, build_segmentation_model
+from fringenet.models.temporal import TemporalModelSpec, build_temporal_model
 
 WEIGHTS = "model.safetensors"
 META = "bundle.json"
@@ -31,7 +32,9 @@ class BundleInfo(BaseModel):
 
     format: str = Field("fringenet-bundle/1", description="Bundle format version.")
     task: str = Field("segmentation", description="What the network predicts.")
-    model: ModelSpec
+    model: ModelSpec | TemporalModelSpec = Field(
+        description="The network: a segmentation/unwrapping spec, or a time-series spec (task 'temporal')."
+    )
     channels: list[str] = Field(description="Input channels in order (fringenet.data.channels names).")
     normalisation: dict[str, dict[str, float]] = Field(
         description="Per-channel mean and std (training split)."
@@ -68,7 +71,11 @@ def load_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
     """Rebuild the network of a bundle and load its weights (in eval mode, on the CPU)."""
     path = Path(path)
     info = read_bundle_info(path)
-    model = build_segmentation_model(info.model)
+    model = (
+        build_temporal_model(info.model)
+        if isinstance(info.model, TemporalModelSpec)
+        else build_segmentation_model(info.model)
+    )
     try:
         state = load_file(str(path / WEIGHTS))
         model.load_state_dict(state)
