@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck clean models
+.PHONY: temporal-models install demo test lint typecheck clean models
 
 install: $(STAMP)
 
@@ -30,6 +30,18 @@ models: install
 	$(BIN)/fringenet models ship $(MODELS)/masknet/model --name masknet
 	$(BIN)/fringenet train-unwrapper --config configs/punet.yaml --out $(MODELS)/punet
 	$(BIN)/fringenet models ship $(MODELS)/punet/model --name punet
+
+TEMPORAL_RUNS = st-transformer coherence-transformer hybrid hybrid-mae hybrid-10pct-scratch hybrid-10pct-mae
+
+# time-series models (issue 5): simulated SLC stacks, the three transformers, MAE pre-training and the
+# 10 %-label comparison, then the benchmark against SNAPHU + SBAS (results: docs/benchmarks.md)
+temporal-models: install
+	$(BIN)/fringenet dataset build --config configs/temporal-dataset.yaml --out data/temporal --overwrite
+	for run in $(TEMPORAL_RUNS); do \
+		$(BIN)/fringenet train --config configs/temporal-$$run.yaml --out runs/temporal-$$run || exit 1; \
+	done
+	$(BIN)/fringenet models ship runs/temporal-hybrid/model --name temporal
+	$(BIN)/python benchmarks/temporal.py --runs runs --dataset data/temporal
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -305,6 +305,9 @@ def dataset_build(
     from fringenet.pipeline.dataset import run_build_dataset, splits_markdown
 
     raw = _yaml_mapping(config)
+    if raw.get("format") == "sequences":
+        _build_sequences(raw, config, out, simulate, scenario, scene_size, seed, overwrite)
+        return
     sim = dict(raw.get("simulate") or {})
     for key, value in (("n_scenes", simulate), ("scenario", scenario), ("seed", seed)):
         if value is not None:
@@ -338,6 +341,34 @@ def dataset_build(
     typer.echo(f"wrote {summary.path}")
 
 
+def _build_sequences(
+    raw: dict[str, Any],
+    config: Path | None,
+    out: Path,
+    simulate: int | None,
+    scenario: str | None,
+    scene_size: tuple[int, int] | None,
+    seed: int | None,
+    overwrite: bool,
+) -> None:
+    """``dataset build`` of a sequence dataset (simulated SLC stacks for the time-series models)."""
+    from fringenet.config import validate_config
+    from fringenet.data.sequence_store import SequenceDatasetConfig, build_sequence_dataset
+
+    for key, value in (("n_scenes", simulate), ("scenario", scenario), ("seed", seed)):
+        if value is not None:
+            raw[key] = value
+    if scene_size is not None:
+        raw["size"] = scene_size[0]
+    cfg = validate_config(SequenceDatasetConfig, raw, source=config or "command line")
+    summary = build_sequence_dataset(cfg, out, overwrite=overwrite, progress=True)
+    splits = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
+    typer.echo(
+        f"{summary.n_samples} stacks of {cfg.n_dates} SLCs, {cfg.size} px ({splits}) in {summary.seconds:.0f} s"
+    )
+    typer.echo(f"wrote {summary.path}")
+
+
 @app.command()
 @_clear_errors
 def train(
@@ -347,7 +378,8 @@ def train(
     dataset: Annotated[Path | None, typer.Option(help="Override the config's dataset.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the config's epochs.")] = None,
 ) -> None:
-    """Train a segmentation model; writes checkpoints, history.csv and the model bundle OUT/model."""
+    """Train a segmentation or (``task: temporal``) time-series model; writes checkpoints, history.csv
+    and the model bundle OUT/model."""
     from fringenet.config import validate_config
     from fringenet.train.config import TrainConfig
     from fringenet.train.trainer import run_train
@@ -357,6 +389,22 @@ def train(
         raw["dataset"] = dataset
     if epochs is not None:
         raw["epochs"] = epochs
+    if raw.get("task") == "temporal":
+        from fringenet.train.temporal import TemporalTrainConfig, run_train_temporal
+
+        tcfg = validate_config(TemporalTrainConfig, raw, source=config)
+        temporal = run_train_temporal(tcfg, out, resume=resume)
+        if tcfg.objective == "mae":
+            typer.echo(
+                f"best epoch {temporal.best_epoch}: validation reconstruction loss {-temporal.best_score:.4f}"
+            )
+        else:
+            typer.echo(
+                f"best epoch {temporal.best_epoch}: validation IoU {temporal.best_score:.3f} "
+                f"at threshold {temporal.threshold:.3f}"
+            )
+        typer.echo(f"wrote {temporal.bundle} and {temporal.run_dir / 'history.csv'}")
+        return
     cfg = validate_config(TrainConfig, raw, source=config)
     result = run_train(cfg, out, resume=resume)
     typer.echo(
@@ -494,6 +542,37 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A detect/monitor run fo
     from fringenet.report.html import write_report
 
     typer.echo(f"wrote {write_report(run_dir)}")
+
+
+@app.command()
+@_clear_errors
+def explain(
+    model: Annotated[Path, typer.Argument(help="A time-series (temporal) model bundle.")],
+    stack: Annotated[Path, typer.Argument(help="The stack of interferograms (any product `info` reads).")],
+    out: Out,
+    row: Annotated[int | None, typer.Option(help="Pixel row of the place to explain.")] = None,
+    col: Annotated[int | None, typer.Option(help="Pixel column of the place to explain.")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="A target id of RUN/detections.geojson, instead of --row/--col.")
+    ] = None,
+    run: Annotated[Path | None, typer.Option(help="The detect/monitor run folder of --target.")] = None,
+    window: Annotated[int | None, typer.Option(help="Window side (px; default: the model's).")] = None,
+) -> None:
+    """Show what a time-series model attends to around one pixel or target: figures and attention.json."""
+    from fringenet.errors import InputError
+    from fringenet.pipeline.monitor import open_input
+    from fringenet.report.attention import explain_target, target_pixel
+
+    by_pixel, by_target = row is not None and col is not None, target is not None and run is not None
+    if by_pixel == by_target or (not by_pixel and (row is not None or col is not None)):
+        raise InputError("explain", "give either --row and --col, or --target and --run")
+    ds = open_input(stack, stack_only=True)
+    if by_target:
+        assert target is not None and run is not None
+        row, col = target_pixel(run, target, ds)
+    assert row is not None and col is not None
+    for path in explain_target(model, ds, out, row=row, col=col, window=window):
+        typer.echo(f"wrote {path}")
 
 
 @app.command("train-unwrapper")

@@ -218,29 +218,49 @@ def _detect(
 ) -> RunResult:
     """:func:`run_detect` on a dataset :func:`open_input` has already checked."""
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
-    from fringenet.detect.scene import scan_scene
+    from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.sources import DatasetSource
+    from fringenet.detect.temporal import TemporalScan, prepare_stack, scan_stack
     from fringenet.detect.vectorise import to_geojson, vectorise_detections
     from fringenet.models.bundle import read_bundle_info
+    from fringenet.models.temporal import TemporalModelSpec
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     seconds: dict[str, float] = {}
+    detector = _bundle(config.model, "detector")
+    info = read_bundle_info(detector)
+    temporal = info.task == "temporal"
+    if temporal:
+        assert isinstance(info.model, TemporalModelSpec)
+        source = str(ds.encoding.get("source", input_path if isinstance(input_path, str | Path) else "input"))
+        if not is_stack(ds):
+            raise InputError(
+                source, f"the detector {detector.name} is a time-series model and needs a stack of "
+                "interferograms with dates, not a single pair",
+            )  # fmt: skip
+        prepare_stack(ds, info.model, source)  # a bad pair network fails here, before any computation
     own_client = client is None
     client = _client(config) if own_client else client
+    scan: SceneScan | TemporalScan
     try:
         t0 = time.perf_counter()
         unusable = unusable_mask(ds, config, out, client, notes)
         seconds["mask"] = time.perf_counter() - t0
-        detector = _bundle(config.model, "detector")
-        info = read_bundle_info(detector)
         t0 = time.perf_counter()
-        scan = scan_scene(
-            str(detector), DatasetSource(ds), out, window=config.window, overlap=config.overlap,
-            batch_size=config.batch_size, device=config.device, client=client, progress=progress,
-            bfloat16=_bfloat16(config),
-        )  # fmt: skip
+        if temporal:  # in-process: a window needs every pair at once, which Dask bands do not give
+            scan = scan_stack(
+                detector, ds, out, window=config.window, overlap=config.overlap,
+                batch_size=config.batch_size, device=config.device, bfloat16=_bfloat16(config),
+                progress=progress,
+            )  # fmt: skip
+        else:
+            scan = scan_scene(
+                str(detector), DatasetSource(ds), out, window=config.window, overlap=config.overlap,
+                batch_size=config.batch_size, device=config.device, client=client, progress=progress,
+                bfloat16=_bfloat16(config),
+            )  # fmt: skip
         seconds["scan"] = time.perf_counter() - t0
     finally:
         if own_client and client is not None:
@@ -270,17 +290,38 @@ def _detect(
         detector=f"{info.model.architecture}/{info.model.encoder}:{detector.name}", min_pixels=config.min_pixels,
         seen=seen,
     )  # fmt: skip
-    files = {
-        "probability": scan.probability_path,
-        "detections_tif": out / "detections.tif",
-        "detections": to_geojson(detections, out / "detections.geojson"),
-        "quicklook": _quicklook(ds, probability, out / "quicklook.nc"),
-    }
+    files = {"probability": scan.probability_path, "detections_tif": out / "detections.tif"}
+    if isinstance(scan, TemporalScan):
+        velocity = _read_tif(scan.velocity_path)
+        detections["model_velocity_m_per_yr"] = _target_means(mask, velocity, config.min_pixels)
+        files["velocity"] = scan.velocity_path
+    files["detections"] = to_geojson(detections, out / "detections.geojson")
+    files["quicklook"] = _quicklook(ds, probability, out / "quicklook.nc")
     models = {"detector": str(detector)}
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
     _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections), crs=_crs(ds))
     return RunResult(out, detections, notes, files, seconds, models)
+
+
+def _target_means(
+    mask: NDArray[np.bool_], values: NDArray[np.floating], min_pixels: int
+) -> NDArray[np.float64]:
+    """Mean of the finite ``values`` over each target, in the row order of ``vectorise_detections``.
+
+    The components are labelled exactly as there (small ones dropped, 8-connected, raster order).
+    """
+    from scipy import ndimage
+
+    from fringenet.detect.filters import EIGHT_CONNECTED, remove_small_objects
+
+    labels, n = ndimage.label(remove_small_objects(mask, min_pixels), structure=EIGHT_CONNECTED)
+    index = np.arange(1, n + 1)
+    finite = np.isfinite(values)
+    total = np.asarray(ndimage.sum_labels(np.where(finite, values, 0.0), labels, index), dtype=float)
+    count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def _crs(ds: xr.Dataset) -> str:
