@@ -90,7 +90,7 @@ def test_interferogram_inputs_pad_thin_and_fall_back() -> None:
     phase[:, 0, 0] = np.nan
     terrain = terrain_inputs(None, None, None, (16, 16), notes := [])
     out = interferogram_inputs(phase, None, ref, sec, tiny("st_transformer", 10), terrain)
-    assert out.steps.shape == (10, 3, 16, 16) and out.step_mask.sum() == 7
+    assert out.steps.shape == (10, 4, 16, 16) and out.step_mask.sum() == 7
     assert np.allclose(
         out.steps[:7, 0], np.where(np.isnan(phase), 0, np.cos(np.nan_to_num(phase))), atol=1e-6
     )

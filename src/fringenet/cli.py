@@ -437,7 +437,12 @@ def evaluate(
     typer.echo(f"wrote {result.out_dir}")
 
 
-Model = Annotated[Path | None, typer.Option(help="Detector bundle (default: the shipped detector).")]
+Model = Annotated[
+    Path | None,
+    typer.Option(
+        help="Detector bundle, or a shipped model's name (e.g. temporal); default: the shipped detector."
+    ),
+]
 RunConfig = Annotated[
     Path | None, typer.Option("--config", help="YAML settings (see `fringenet config monitor`).")
 ]

@@ -22,7 +22,14 @@ from numpy.typing import NDArray
 
 from fringenet.conventions import DAYS_PER_YEAR
 from fringenet.errors import InputError
-from fringenet.models.temporal import PAIR_CHANNELS, TERRAIN_CHANNELS, TIME_FEATURES, TemporalModelSpec
+from fringenet.models.temporal import (
+    PAIR_CHANNELS,
+    RATE_CLIP,
+    RATE_SCALE_RAD_PER_YR,
+    TERRAIN_CHANNELS,
+    TIME_FEATURES,
+    TemporalModelSpec,
+)
 
 F32 = NDArray[np.float32]
 
@@ -179,7 +186,9 @@ def interferogram_inputs(
     terrain: F32,
     source: str = "stack",
 ) -> StackInputs:
-    """Interferogram steps ``(max_steps, 3, H, W)`` (cos, sin, coherence) of a checked pair network.
+    """Interferogram steps ``(max_steps, 4, H, W)`` of a checked pair network: cos and sin of the phase,
+    coherence, and each pair's share of the stacked phase rate (the mean over steps is the least-squares
+    rate of a linear motion, ``sum(phi dt) / sum(dt^2)``, in ``RATE_SCALE_RAD_PER_YR``, clipped).
 
     Pairs beyond ``spec.max_steps`` are thinned evenly (a note says how many were used); NaN pixels
     are zeros with coherence 0 and are invalid where every pair lacks them. Without coherence it is
@@ -211,10 +220,16 @@ def interferogram_inputs(
     ok = np.isfinite(phase[keep])
     p = np.where(ok, phase[keep], 0.0)
     c = np.where(ok & np.isfinite(coh[keep]), np.clip(coh[keep], 0.0, 1.0), 0.0)
-    steps = np.stack([np.cos(p) * ok, np.sin(p) * ok, c], axis=1).astype(np.float32)
-    assert steps.shape[1] == PAIR_CHANNELS
     step_dates = np.stack([dates[ref_idx[keep]], dates[sec_idx[keep]]], axis=1)
     time = time_features(step_dates[:, 0], step_dates[:, 1])
+    # least-squares velocity of a linear motion from the pairs, v = sum(phi_k dt_k) / sum(dt_k^2) (rad/yr),
+    # written as each pair's share times the number of pairs, so that the mean over steps is v:
+    # atmosphere of the inner dates cancels along a chain of pairs, unlike in phase / dt per pair
+    baseline_yr = time[:, 2].astype(np.float64)
+    share = keep.size * baseline_yr / max(float(np.sum(baseline_yr**2)), 1e-12)
+    rate = np.clip(p * share[:, None, None] / RATE_SCALE_RAD_PER_YR, -RATE_CLIP, RATE_CLIP)
+    steps = np.stack([np.cos(p) * ok, np.sin(p) * ok, c, rate], axis=1).astype(np.float32)
+    assert steps.shape[1] == PAIR_CHANNELS
     steps, time, mask, step_dates = _pad(steps, time, step_dates, spec.max_steps)
     return StackInputs(steps, time, mask, terrain, np.asarray(ok.any(axis=0)), step_dates, notes)
 

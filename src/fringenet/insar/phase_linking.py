@@ -19,10 +19,9 @@ stays bounded on large rasters.
 
 from __future__ import annotations
 
-import importlib
 import time
 import warnings
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, cast
@@ -117,11 +116,11 @@ def _clean(slc: ArrayLike) -> tuple[NDArray[np.complex64], NDArray[np.bool_]]:
 
 def _normalise(numer: NDArray[np.complexfloating]) -> C64:
     """Coherence from summed cross-products ``(..., T, T)``: divide by the powers on the diagonal."""
-    power = np.real(np.diagonal(numer, axis1=-2, axis2=-1))
+    power = np.real(np.diagonal(numer, axis1=-2, axis2=-1)).astype(np.float32)
     amp = np.sqrt(power[..., :, None] * power[..., None, :])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coh = np.where(amp > 0, numer / np.where(amp > 0, amp, 1.0), 0)
-    return coh.astype(np.complex64)
+    out = np.zeros(numer.shape, dtype=np.complex64)
+    np.divide(numer, amp, out=out, where=amp > 0)
+    return out
 
 
 def _boxcar_block(z: C64, window: tuple[int, int], rows: slice) -> C64:
@@ -137,11 +136,14 @@ def _boxcar_block(z: C64, window: tuple[int, int], rows: slice) -> C64:
     size = (1, *window)
     re = ndimage.uniform_filter(prod.real, size, mode="constant")[:, crop]
     im = ndimage.uniform_filter(prod.imag, size, mode="constant")[:, crop]
-    upper = np.moveaxis(re + 1j * im, 0, -1)
-    out = np.zeros((rows.stop - rows.start, z.shape[2], t, t), dtype=np.complex64)
-    out[..., iu[0], iu[1]] = upper
-    out[..., iu[1], iu[0]] = np.conj(upper)
-    return _normalise(out)
+    power = re[iu[0] == iu[1]]  # (T, rows, W), pairs (i, i) in date order
+    amp = np.sqrt(power[iu[0]] * power[iu[1]])
+    coh = np.zeros(re.shape, dtype=np.complex64)
+    np.divide(re + 1j * im, amp, out=coh, where=amp > 0)
+    full = np.empty((t, t, *re.shape[1:]), dtype=np.complex64)
+    full[iu[0], iu[1]] = coh
+    full[iu[1], iu[0]] = np.conj(coh)
+    return np.ascontiguousarray(full.transpose(2, 3, 0, 1))
 
 
 def _neighbour_block(z: C64, neighbours: NDArray[np.bool_], rows: slice) -> C64:
@@ -158,16 +160,14 @@ def _neighbour_block(z: C64, neighbours: NDArray[np.bool_], rows: slice) -> C64:
 
 
 def _blas_single_thread() -> AbstractContextManager[object]:
-    """Limit BLAS/LAPACK to one thread (if threadpoolctl is installed).
+    """Limit BLAS/LAPACK to one thread.
 
     Batched decompositions of many tiny matrices gain nothing from threads, and on a busy machine
     OpenBLAS's thread hand-off per ``30 x 30`` matrix makes ``eigh`` about ten times slower.
     """
-    try:
-        module = importlib.import_module("threadpoolctl")
-    except ImportError:
-        return nullcontext()
-    return cast(AbstractContextManager[object], module.threadpool_limits(1, user_api="blas"))
+    from threadpoolctl import threadpool_limits
+
+    return cast(AbstractContextManager[object], threadpool_limits(1, user_api="blas"))
 
 
 def _block_rows(shape: tuple[int, int, int], extra: int = 1) -> int:
@@ -353,7 +353,7 @@ def _regularised_inverse(gamma: NDArray[np.float64]) -> NDArray[np.float64]:
         low = np.linalg.eigvalsh(loaded)[..., 0]
         shift = np.where(low > EMI_LOADING, 0.0, EMI_LOADING - low + 1e-3)
         loaded = loaded + shift[..., None, None] * eye
-    return np.linalg.inv(loaded)
+    return np.asarray(np.linalg.inv(loaded), dtype=np.float64)
 
 
 def emi(c: ArrayLike) -> C64:
@@ -402,7 +402,7 @@ def temporal_coherence(c: ArrayLike, phase: ArrayLike) -> NDArray[np.float64]:
         unit = np.where(mag > 0, m / np.where(mag > 0, mag, 1.0), 0)
     resid = unit * x[..., :, None] * np.conj(x[..., None, :])
     iu = np.triu_indices(t, k=1)
-    return np.asarray(np.real(resid[..., iu[0], iu[1]]).sum(axis=-1) * 2.0 / (t * (t - 1)))
+    return np.asarray(np.real(resid[..., iu[0], iu[1]]).sum(axis=-1) * 2.0 / (t * (t - 1)), dtype=np.float64)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Three ways to turn a stack into tokens share one factorised space-time transformer and one head:
 
 - ``st_transformer``: every interferogram cut into ``patch x patch`` tiles (ViT-style); a token is
-  one tile of one interferogram (cos, sin of the wrapped phase, coherence).
+  one tile of one interferogram (cos, sin of the wrapped phase, coherence and the pair's share of
+  the stacked phase rate, which for slow motion is the least-squares rate of the wrapped phases).
 - ``coherence_transformer``: a token is one tile of one *date*: its row of the per-pixel coherence
   matrix (magnitude, cos and sin of the phase against every other date, and which entries exist).
 - ``hybrid``: a small CNN encodes every interferogram; its stride-4/8/16 features, brought to
@@ -35,10 +36,13 @@ TIME_FEATURES = 7
 """Per-step time features: t_ref, t_sec (yr since the first date), baseline (yr), sin/cos day of year of both."""
 TERRAIN_CHANNELS = 4
 """Terrain context channels: elevation (km, window-relative), slope (/45 deg), sin and cos of aspect."""
-PAIR_CHANNELS = 3
-"""Interferogram step channels: cos and sin of the wrapped phase, coherence."""
+PAIR_CHANNELS = 4
+"""Interferogram step channels: cos and sin of the wrapped phase, coherence, and the pair's share of the
+stacked phase rate (see :func:`fringenet.data.sequences.interferogram_inputs`)."""
 RATE_SCALE_RAD_PER_YR = 10.0
 """The network's velocity output is phase rate / this (about 4.4 cm/yr at C band), so targets are O(1)."""
+RATE_CLIP = 10.0
+"""Limit of the per-pair phase-rate channel (in RATE_SCALE units); noise on short baselines exceeds it."""
 
 
 class TemporalModelSpec(BaseModel):

@@ -33,7 +33,11 @@ class DetectConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Path | None = Field(None, description="Detector bundle; default: the package's shipped detector.")
+    model: Path | None = Field(
+        None,
+        description="Detector bundle, or the name of a shipped model ('temporal' for the time-series model); "
+        "default: the package's shipped detector.",
+    )
     window: int | None = Field(None, ge=32, le=4096, description="Window side (px); default: the model's.")
     overlap: int = Field(16, ge=0, le=1024, description="Overlap of neighbouring windows (px), blended.")
     batch_size: int = Field(8, ge=1, le=256, description="Windows per forward pass.")
@@ -125,10 +129,13 @@ def open_input(path: str | Path | xr.Dataset, *, stack_only: bool = False) -> xr
 
 
 def _bundle(path: Path | None, name: str) -> Path:
-    from fringenet.models.shipped import shipped_bundle
+    """The bundle at ``path``; the shipped ``name`` without one; a shipped model named instead of a path."""
+    from fringenet.models.shipped import SHIPPED, shipped_bundle
 
     if path is None:
         return shipped_bundle(name)
+    if not Path(path).exists() and str(path) in SHIPPED:
+        return shipped_bundle(str(path))
     if not (Path(path) / "bundle.json").exists():
         raise InputError(path, "is not a model bundle (no bundle.json)")
     return Path(path)

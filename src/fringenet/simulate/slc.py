@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from fringenet.conventions import DAYS_PER_YEAR, displacement_to_phase
 from fringenet.errors import InputError
 from fringenet.insar.phase_linking import check_slc_stack
-from fringenet.io.schema import as_ns_array, base_attrs, grid_dataset
+from fringenet.io.schema import VARIABLES, as_ns_array, base_attrs, grid_dataset
 from fringenet.simulate import decorrelation as dec
 from fringenet.simulate.config import SimulationConfig
 from fringenet.simulate.scene import component_rng, scene_signals
@@ -180,7 +180,7 @@ def _moving_label(
     config: SimulationConfig,
     days: FloatArray,
     pairs: NDArray[np.int64],
-    deformation_phase: FloatArray,
+    deformation_phase: NDArray[np.floating],
     los_velocity: NDArray[np.floating],
     footprint: NDArray[np.bool_],
     params: dec.CoherenceParams,
@@ -277,30 +277,30 @@ def slc_dataset(stack: SLCStack, crs: str | None = None) -> xr.Dataset:
     round-trip through netCDF; write ``slc`` as real/imaginary parts or to Zarr.
     """
     check_slc_stack(stack.slc, stack.dates, "stack")
-    t, h, w = stack.slc.shape
+    _, h, w = stack.slc.shape
     attrs = {
         **base_attrs(stack.wavelength_m, "simulated"),
         "phase_convention": "interferogram (i, j) = slc[i] * conj(slc[j]); phase = signal_phase[j] - "
         "signal_phase[i]",
-        "simulation_params": json.dumps({k: v for k, v in stack.params.items()}, default=str),
+        "simulation_params": json.dumps(stack.params, default=str),
         "source": "fringenet.simulate.slc",
     }
     ds = grid_dataset(h, w, stack.transform, crs, attrs)
-    per_date = ("date", "y", "x")
+    per_date, grid = ("date", "y", "x"), ("y", "x")
     p = stack.coherence_params
-    variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
-        "slc": (per_date, stack.slc, {"units": "1", "long_name": "single-look complex, one look"}),
-        "signal_phase": (per_date, stack.signal_phase, {"units": "rad", "long_name": "true phase of pair (0, t)"}),
-        "deformation_phase": (
-            per_date, stack.deformation_phase, {"units": "rad", "long_name": "deformation part of signal_phase"}
-        ),
-        "label": (("y", "x"), stack.label, {"units": "1", "long_name": "moving, usable pixel"}),
-        "valid": (("y", "x"), stack.valid.astype(np.uint8), {"units": "1", "long_name": "not water/layover"}),
-        "gamma0": (("y", "x"), p.gamma0.astype(np.float32), {"units": "1", "long_name": "short-term coherence"}),
-        "gamma_inf": (("y", "x"), p.gamma_inf.astype(np.float32), {"units": "1", "long_name": "long-term coherence"}),
-        "tau_days": (("y", "x"), p.tau_days.astype(np.float32), {"units": "day", "long_name": "coherence decay time"}),
-    }  # fmt: skip
+    layers: list[tuple[str, tuple[str, ...], np.ndarray, str, str]] = [
+        ("slc", per_date, stack.slc, "1", "single-look complex, one look"),
+        ("signal_phase", per_date, stack.signal_phase, "rad", "true phase of pair (0, t)"),
+        ("deformation_phase", per_date, stack.deformation_phase, "rad", "deformation part of signal_phase"),
+        ("label", grid, stack.label, "1", "moving, usable pixel"),
+        ("valid", grid, stack.valid.astype(np.uint8), "1", "neither water nor layover/shadow"),
+        ("gamma0", grid, p.gamma0.astype(np.float32), "1", "short-term coherence"),
+        ("gamma_inf", grid, p.gamma_inf.astype(np.float32), "1", "long-term coherence"),
+        ("tau_days", grid, p.tau_days.astype(np.float32), "day", "coherence decay time"),
+    ]
+    variables = {name: (dims, a, {"units": u, "long_name": ln}) for name, dims, a, u, ln in layers}
     for name, layer in stack.static.items():
-        variables.setdefault(name, (("y", "x"), layer, {}))
-    ds = ds.assign(variables).assign_coords(date=("date", as_ns_array(stack.dates)))
-    return ds
+        spec = VARIABLES.get(name)
+        meta = {"units": spec.units, "long_name": spec.long_name} if spec else {}
+        variables.setdefault(name, (grid, layer, meta))
+    return ds.assign(variables).assign_coords(date=("date", as_ns_array(stack.dates)))

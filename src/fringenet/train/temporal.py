@@ -359,7 +359,7 @@ def run_train_temporal(
         model=config.model,
         channels=["coherence_matrix"]
         if config.model.steps_are_dates
-        else ["cos_phase", "sin_phase", "coherence"],
+        else ["cos_phase", "sin_phase", "coherence", "phase_rate"],
         normalisation={},
         threshold=float(best["threshold"]),
         patch_size=size,
