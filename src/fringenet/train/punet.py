@@ -50,7 +50,14 @@ from fringenet.simulate.decorrelation import multilook_noise
 from fringenet.simulate.geometry import los_unit_vector
 from fringenet.simulate.sources import distorted_gaussian_bowl, grid_coordinates, mogi, okada_source
 from fringenet.simulate.terrain import power_law_field
-from fringenet.train.trainer import save_checkpoint, warmup_cosine, write_history
+from fringenet.train.trainer import (
+    last_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    start_run,
+    warmup_cosine,
+    write_history,
+)
 
 FloatArray = NDArray[np.float64]
 HISTORY_FIELDS = (
@@ -372,14 +379,9 @@ def run_train_punet(
     from tqdm import tqdm
 
     from fringenet import __version__
-    from fringenet.config import write_yaml_config
 
     out = Path(out_dir)
-    last, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
-    if not resume and last.exists():
-        raise InputError(out, "run folder holds a checkpoint already; resume it or use another folder")
-    if resume and not last.exists():
-        raise InputError(last, "nothing to resume: no checkpoint")
+    last, best_path = last_checkpoint(out, resume), out / "checkpoints" / "best.pt"
     device = select_device(config.device)
     in_channels = 3 if config.use_coherence else 2
     torch.manual_seed(config.seed)
@@ -402,16 +404,15 @@ def run_train_punet(
     history: list[dict[str, float]] = []
     start, best = 1, {"epoch": 0, "right_ambiguity": -1.0, "loss": math.inf}
     if resume:
-        state = torch.load(last, map_location=device, weights_only=False)
-        if state["config"] != config.model_dump(mode="json"):
-            raise InputError(last, "checkpoint belongs to a run with another config; start a new run instead")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
+        state = restore_checkpoint(
+            last, device,
+            lambda state: None if state["config"] == config.model_dump(mode="json")
+            else "checkpoint belongs to a run with another config; start a new run instead",
+            model=model, optimiser=optimiser, scheduler=scheduler,
+        )  # fmt: skip
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_yaml_config(config, out / "config.yaml")
+        start_run(config, out)
     for epoch in range(start, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)
         train.set_epoch(epoch)

@@ -35,7 +35,15 @@ from fringenet.models.temporal import (
     random_token_mask,
 )
 from fringenet.train.losses import masked_bce, masked_dice
-from fringenet.train.trainer import save_checkpoint, warmup_cosine, write_history
+from fringenet.train.trainer import (
+    epochs_differ,
+    last_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    start_run,
+    warmup_cosine,
+    write_history,
+)
 
 TASK = "temporal"
 PRETRAIN_TASK = "temporal-mae"
@@ -242,14 +250,9 @@ def run_train_temporal(
     from tqdm import tqdm
 
     from fringenet import __version__
-    from fringenet.config import write_yaml_config
 
     out = Path(out)
-    last = out / "checkpoints" / "last.pt"
-    if not resume and last.exists():
-        raise InputError(out, "run folder holds a checkpoint already; use --resume or another --out")
-    if resume and not last.exists():
-        raise InputError(last, "nothing to resume: no checkpoint")
+    last = last_checkpoint(out, resume)
     dataset = open_sequence_dataset(config.dataset)
     size = int(dataset.arrays["slc"].shape[-1])
     if size % config.model.patch:
@@ -292,19 +295,14 @@ def run_train_temporal(
     history: list[dict[str, float]] = []
     start, best = 1, {"epoch": 0, "score": -np.inf, "threshold": 0.5}
     if resume:
-        state = torch.load(last, map_location=device, weights_only=False)
-        if state.get("epochs") != config.epochs:
-            raise InputError(
-                last, f"checkpoint belongs to a {state.get('epochs')}-epoch run, not {config.epochs}"
-            )
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
+        state = restore_checkpoint(
+            last, device, lambda state: epochs_differ(state, config.epochs),
+            model=model, optimiser=optimiser, scheduler=scheduler,
+        )  # fmt: skip
         generator.set_state(state["generator"])
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_yaml_config(config, out / "config.yaml")
+        start_run(config, out)
     for epoch in range(start, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)
         train.set_epoch(epoch)

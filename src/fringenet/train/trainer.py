@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,52 @@ def save_checkpoint(obj: Any, path: Path) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+def last_checkpoint(out: Path, resume: bool) -> Path:
+    """``out/checkpoints/last.pt`` after checking that a new run overwrites none and a resumed one has one."""
+    last = out / "checkpoints" / "last.pt"
+    if not resume and last.exists():
+        raise InputError(out, "run folder holds a checkpoint already; use --resume or another --out")
+    if resume and not last.exists():
+        raise InputError(last, "nothing to resume: no checkpoint")
+    return last
+
+
+def restore_checkpoint(
+    last: Path, device: torch.device, check: Callable[[dict[str, Any]], str | None], **parts: Any
+) -> dict[str, Any]:
+    """Load ``last`` and put its saved state into each of ``parts`` (model, optimiser, scheduler, ...) by name.
+
+    ``check`` sees the checkpoint first and returns why it does not belong to this run (or None);
+    that becomes an :class:`InputError` before anything is loaded. Returns the whole checkpoint
+    (history, best, epoch, ...).
+    """
+    state = torch.load(last, map_location=device, weights_only=False)
+    problem = check(state)
+    if problem:
+        raise InputError(last, problem)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return dict(state)
+
+
+def epochs_differ(state: dict[str, Any], epochs: int) -> str | None:
+    """Why a checkpoint cannot be resumed with ``epochs`` (its learning-rate schedule depends on them)."""
+    if state.get("epochs", epochs) != epochs:
+        return (
+            f"checkpoint belongs to a {state['epochs']}-epoch run; resuming with {epochs} epochs "
+            "would change its learning-rate schedule (start a new run instead)"
+        )
+    return None
+
+
+def start_run(config: Any, out: Path) -> None:
+    """Create a new run folder and write its resolved config."""
+    from fringenet.config import write_yaml_config
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_yaml_config(config, out / "config.yaml")
+
+
 def write_history(
     history: list[dict[str, float]], path: Path, fields: tuple[str, ...] = HISTORY_FIELDS
 ) -> None:
@@ -185,14 +232,9 @@ def run_train(
     from tqdm import tqdm
 
     from fringenet import __version__
-    from fringenet.config import write_yaml_config
 
     out = Path(out)
-    last = out / "checkpoints" / "last.pt"
-    if not resume and last.exists():
-        raise InputError(out, "run folder holds a checkpoint already; use --resume or another --out")
-    if resume and not last.exists():
-        raise InputError(last, "nothing to resume: no checkpoint")
+    last = last_checkpoint(out, resume)
     setup = prepare(config)
     model, device = setup.model.to(setup.device), setup.device
     loader = DataLoader(
@@ -214,21 +256,13 @@ def run_train(
     history: list[dict[str, float]] = []
     start, best = 1, {"epoch": 0, "iou": -1.0, "threshold": 0.5}
     if resume:
-        state = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if state.get("epochs", config.epochs) != config.epochs:
-            raise InputError(
-                last,
-                f"checkpoint belongs to a {state['epochs']}-epoch run; resuming with {config.epochs} epochs "
-                "would change its learning-rate schedule (start a new run instead)",
-            )
+        state = restore_checkpoint(
+            last, device, lambda state: epochs_differ(state, config.epochs),
+            model=model, optimiser=optimiser, scheduler=scheduler, scaler=scaler,
+        )  # fmt: skip
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_yaml_config(config, out / "config.yaml")
+        start_run(config, out)
     board = _tensorboard(out, config.tensorboard)
     for epoch in range(start, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout/DropPath: a resumed epoch repeats exactly
