@@ -11,6 +11,13 @@ from fringenet.data.channels import DEFAULT_CHANNELS, check_channels
 from fringenet.simulate.config import HARD_NEGATIVES, TARGET_SCENARIOS
 
 
+def check_scenario(value: str) -> str:
+    """A target scenario name (for pydantic validators); ValueError listing the valid ones."""
+    if value not in TARGET_SCENARIOS:
+        raise ValueError(f"unknown scenario {value!r}; valid: {TARGET_SCENARIOS}")
+    return value
+
+
 class SplitFractions(BaseModel):
     """Target fraction of patches per split."""
 
@@ -77,9 +84,7 @@ class SimulatedSource(BaseModel):
     @field_validator("scenario")
     @classmethod
     def _scenario(cls, value: str) -> str:
-        if value not in TARGET_SCENARIOS:
-            raise ValueError(f"unknown scenario {value!r}; valid: {TARGET_SCENARIOS}")
-        return value
+        return check_scenario(value)
 
 
 class RealSource(BaseModel):

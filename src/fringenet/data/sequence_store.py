@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch.utils.data import Dataset
 
-from fringenet.data.config import SplitFractions
+from fringenet.data.config import SplitFractions, check_scenario
 from fringenet.data.sequences import (
     StackInputs,
     coherence_matrix_inputs,
@@ -75,9 +75,7 @@ class SequenceDatasetConfig(BaseModel):
     @field_validator("scenario")
     @classmethod
     def _scenario(cls, value: str) -> str:
-        if value not in TARGET_SCENARIOS:
-            raise ValueError(f"unknown scenario {value!r}; valid: {TARGET_SCENARIOS}")
-        return value
+        return check_scenario(value)
 
 
 def scene_config(config: SequenceDatasetConfig, k: int) -> Any:

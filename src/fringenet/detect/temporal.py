@@ -41,6 +41,7 @@ from fringenet.data.sequences import (
     stack_inputs,
     terrain_inputs,
 )
+from fringenet.detect.scene import SceneScan
 from fringenet.detect.windows import BandBlender, blend_weights, check_window, window_origins
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
@@ -56,25 +57,14 @@ BundleArg = str | PathLike[str] | tuple[nn.Module, BundleInfo]
 F64 = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class TemporalScan:
-    """What :func:`scan_stack` wrote and measured; shared fields named as in :class:`SceneScan`.
+@dataclass(frozen=True, kw_only=True)
+class TemporalScan(SceneScan):
+    """What :func:`scan_stack` wrote and measured: a :class:`SceneScan` plus the model's velocity map.
 
     ``n_windows`` counts windows of the scene (each sees every pair); ``n_pairs`` the stack's pairs.
     """
 
-    probability_path: Path
-    detections_path: Path
     velocity_path: Path
-    shape: tuple[int, int]
-    n_windows: int
-    n_pairs: int
-    window: int
-    overlap: int
-    threshold: float
-    seconds: float
-    megapixels_per_s: float
-    notes: list[str] = field(default_factory=list)
 
 
 def resolve_temporal_bundle(bundle: BundleArg) -> tuple[TemporalNet, BundleInfo, TemporalModelSpec]:
@@ -445,6 +435,6 @@ def scan_stack(
             raise InputError(stack.source, "no valid pixel: the phase is all no-data/NaN")
     seconds = time.perf_counter() - start
     return TemporalScan(
-        paths[0], paths[1], paths[2], (height, width), len(rows) * len(cols), stack.n_pairs, window, overlap,
-        info.threshold, seconds, height * width / 1e6 / seconds, notes,
+        paths[0], paths[1], (height, width), len(rows) * len(cols), stack.n_pairs, window, overlap,
+        info.threshold, seconds, height * width / 1e6 / seconds, notes, velocity_path=paths[2],
     )  # fmt: skip

@@ -52,6 +52,7 @@ from fringenet.simulate.sources import distorted_gaussian_bowl, grid_coordinates
 from fringenet.simulate.terrain import power_law_field
 from fringenet.train.trainer import (
     last_checkpoint,
+    optimiser_step,
     restore_checkpoint,
     save_checkpoint,
     start_run,
@@ -428,12 +429,7 @@ def run_train_punet(
                 config.step_loss_weight,
                 config.missing_cycle_weight,
             )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimiser.step()
-            scheduler.step()
+            optimiser_step(loss, model, optimiser, scheduler, config.grad_clip)
             n = batch["image"].shape[0]
             seen, running = seen + n, running + loss.item() * n
             bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -38,6 +38,7 @@ from fringenet.train.losses import masked_bce, masked_dice
 from fringenet.train.trainer import (
     epochs_differ,
     last_checkpoint,
+    optimiser_step,
     restore_checkpoint,
     save_checkpoint,
     start_run,
@@ -315,12 +316,7 @@ def run_train_temporal(
                 loss = reconstruction_loss(model, batch, config.mask_ratio, generator)
             else:
                 loss = temporal_loss(model(*_inputs(batch, device)), batch, config.loss)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimiser.step()
-            scheduler.step()
+            optimiser_step(loss, model, optimiser, scheduler, config.grad_clip)
             n = raw["steps"].shape[0]
             seen, running = seen + n, running + loss.item() * n
             bar.set_postfix(loss=f"{loss.item():.4f}")

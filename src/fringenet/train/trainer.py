@@ -197,6 +197,18 @@ def restore_checkpoint(
     return dict(state)
 
 
+def optimiser_step(
+    loss: torch.Tensor, model: nn.Module, optimiser: Any, scheduler: Any, grad_clip: float | None
+) -> None:
+    """Backpropagate ``loss``, clip the gradient norm (if set), step the optimiser and the schedule."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimiser.step()
+    scheduler.step()
+
+
 def epochs_differ(state: dict[str, Any], epochs: int) -> str | None:
     """Why a checkpoint cannot be resumed with ``epochs`` (its learning-rate schedule depends on them)."""
     if state.get("epochs", epochs) != epochs:
