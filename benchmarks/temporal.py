@@ -204,16 +204,18 @@ def pyrate_part(args: argparse.Namespace, best: str, out: Path) -> dict[str, Any
         "pyrate_min_mm_per_yr": float(np.nanmin(pyrate[valid])),
         "max_probability": float(np.nanmax(probability)),
     }  # fmt: skip
+    # every velocity panel minus its best-fitting plane (PyRate removed orbital planes; the others did not)
     fig = new_figure(
         4,
         title=f"PyRate ENVISAT small test stack: mean LOS velocity, r = {result['correlation_model_vs_pyrate']:.2f}",
     )
     axes = fig.axes
-    lim = float(np.nanpercentile(np.abs(pyrate[valid]), 99))
+    shown = [remove_plane(np.where(valid, v, np.nan)) for v in (pyrate, sbas, velocity_mm)]
+    lim = float(np.nanpercentile(np.abs(shown[0][valid]), 99))
     for ax, values, title in (
-        (axes[0], pyrate, "PyRate linear rate (sign: + towards satellite)"),
-        (axes[1], np.where(valid, sbas, np.nan), "fringenet SBAS (unwrapped, no corrections)"),
-        (axes[2], np.where(valid, velocity_mm, np.nan), f"{best} (wrapped phase only)"),
+        (axes[0], shown[0], "PyRate linear rate (+ towards satellite)"),
+        (axes[1], shown[1], "fringenet SBAS (unwrapped phase)"),
+        (axes[2], shown[2], f"{best} (wrapped phase only)"),
     ):
         image = ax.imshow(values, cmap="RdBu", vmin=-lim, vmax=lim)
         ax.set_title(title, fontsize=8)
