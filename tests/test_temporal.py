@@ -198,3 +198,25 @@ def test_train_resume_pretrain_and_finetune(sequences: Path, tmp_path: Path) -> 
     resumed = run_train_temporal(config, tmp_path / "ft", resume=True, progress=False)
     # nothing left to train: the same run comes back
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in run.history]
+
+
+def test_cli_builds_sequences_and_prints_temporal_configs(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from fringenet.cli import app
+
+    runner = CliRunner()
+    printed = runner.invoke(app, ["config", "train-temporal"])
+    assert printed.exit_code == 0
+    parsed = TemporalTrainConfig.model_validate(yaml.safe_load(printed.stdout))
+    assert parsed.task == "temporal" and parsed.model.architecture == "st_transformer"
+    config = tmp_path / "seq.yaml"
+    config.write_text("format: sequences\nn_scenes: 2\nsize: 16\nn_dates: 4\n")
+    built = runner.invoke(app, ["dataset", "build", "--config", str(config), "--out", str(tmp_path / "d")])
+    assert built.exit_code == 0, built.stdout
+    assert "2 stacks of 4 SLCs, 16 px" in built.stdout
+    assert len(open_sequence_dataset(tmp_path / "d").table) == 2
+    config.write_text("format: sequences\nsize: 20\n")
+    refused = runner.invoke(app, ["dataset", "build", "--config", str(config), "--out", str(tmp_path / "e")])
+    assert refused.exit_code == 2 and "multiple of 8" in refused.output

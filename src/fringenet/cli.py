@@ -230,7 +230,12 @@ def timeseries(
 @app.command("config")
 @_clear_errors
 def config_cmd(
-    name: Annotated[str, typer.Argument(help="simulation | timeseries | dataset | train | detect | monitor")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="simulation | timeseries | dataset | train | detect | monitor | sequences | train-temporal"
+        ),
+    ],
 ) -> None:
     """Print a workflow's default configuration as commented YAML."""
     from fringenet.config import to_commented_yaml
@@ -252,13 +257,23 @@ def config_cmd(
         from fringenet.train.config import TrainConfig
 
         typer.echo(to_commented_yaml(TrainConfig(dataset=Path("DATASET"))), nl=False)
+    elif name == "sequences":
+        from fringenet.data.sequence_store import SequenceDatasetConfig
+
+        typer.echo(to_commented_yaml(SequenceDatasetConfig()), nl=False)
+    elif name == "train-temporal":
+        from fringenet.train.temporal import TemporalTrainConfig
+
+        typer.echo(to_commented_yaml(TemporalTrainConfig(dataset=Path("DATASET"))), nl=False)
     elif name in ("detect", "monitor"):
         from fringenet.pipeline.monitor import DetectConfig, MonitorConfig
 
         typer.echo(to_commented_yaml(DetectConfig() if name == "detect" else MonitorConfig()), nl=False)
     else:
         raise InputError(
-            name, "unknown workflow; choose simulation, timeseries, dataset, train, detect or monitor"
+            name,
+            "unknown workflow; choose simulation, timeseries, dataset, train, detect, monitor, sequences "
+            "or train-temporal",
         )
 
 
