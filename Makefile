@@ -31,7 +31,7 @@ models: install
 	$(BIN)/fringenet train-unwrapper --config configs/punet.yaml --out $(MODELS)/punet
 	$(BIN)/fringenet models ship $(MODELS)/punet/model --name punet
 
-TEMPORAL_RUNS = st-transformer coherence-transformer hybrid hybrid-mae hybrid-10pct-scratch hybrid-10pct-mae
+TEMPORAL_RUNS = st-transformer coherence-transformer hybrid hybrid-mae hybrid-10pct-scratch hybrid-10pct-mae shipped
 
 # time-series models (issue 5): simulated SLC stacks, the three transformers, MAE pre-training and the
 # 10 %-label comparison, then the benchmark against SNAPHU + SBAS (results: docs/benchmarks.md)
@@ -40,7 +40,7 @@ temporal-models: install
 	for run in $(TEMPORAL_RUNS); do \
 		$(BIN)/fringenet train --config configs/temporal-$$run.yaml --out runs/temporal-$$run || exit 1; \
 	done
-	$(BIN)/fringenet models ship runs/temporal-hybrid/model --name temporal
+	$(BIN)/fringenet models ship runs/temporal-shipped/model --name temporal
 	$(BIN)/python benchmarks/temporal.py --runs runs --dataset data/temporal
 
 lint: install
