@@ -144,7 +144,9 @@ def temporal_loss(
 def reconstruction_loss(
     model: TemporalNet, batch: dict[str, torch.Tensor], ratio: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """MAE loss: mean squared error of the hidden tiles of the real steps."""
+    """MAE loss: mean squared error of the hidden tiles of the real steps, channel by channel in units of
+    each channel's spread over the batch's real steps (the phase-rate channel spans +-10, cos/sin +-1:
+    without this it would be nearly all the loss)."""
     steps, time_, step_mask, terrain = (batch[k] for k in ("steps", "time", "step_mask", "terrain"))
     b, s, _, h, w = steps.shape
     p = model.spec.patch
@@ -152,7 +154,10 @@ def reconstruction_loss(
     rebuilt = model.reconstruct(steps, time_, step_mask, terrain, hidden)
     pixel_hidden = hidden.repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)[:, :, None]
     weight = pixel_hidden * step_mask[:, :, None, None, None]
-    err = (rebuilt.float() - steps) ** 2 * weight
+    real = step_mask[:, :, None, None, None].expand_as(steps)
+    spread = torch.stack([steps[:, :, c][real[:, :, c]].std() for c in range(steps.shape[2])])
+    scale = spread.clamp_min(1e-3).reshape(1, 1, -1, 1, 1)
+    err = ((rebuilt.float() - steps) / scale) ** 2 * weight
     return err.sum() / (weight.sum() * steps.shape[2]).clamp_min(1.0)
 
 
