@@ -1,7 +1,9 @@
-"""Models that ship inside the package, trained from scratch by ``make models`` (docs/models.md).
+"""Models that ship inside the package, trained from scratch by ``make models`` and, for the time-series
+model ``temporal``, ``make temporal-models`` (docs/models.md).
 
 Each is a bundle folder under ``fringenet/models/weights/<name>/`` (``model.safetensors`` +
-``bundle.json``). They are used when a command is given no ``--model``.
+``bundle.json``). They are used when a command is given no ``--model``; ``--model temporal`` picks the
+shipped time-series model.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SHIPPED: dict[str, str] = {
     "detector": "deformation detector for single interferograms and stacks (SegFormer mit_b0)",
     "masknet": "Mask Net: decorrelated / unusable phase (small U-Net)",
     "punet": "PUNet: DnCNN-style phase unwrapping network",
+    "temporal": "time-series model for stacks: moving areas + velocity (hybrid CNN + transformer)",
 }
 """Name and role of every model the package ships."""
 MAX_SHIPPED_MB = 20.0
@@ -29,7 +32,8 @@ def shipped_bundle(name: str) -> Path:
         raise InputError("shipped models", f"no model called {name!r}; shipped: {sorted(SHIPPED)}")
     path = WEIGHTS_DIR / name
     if not (path / "bundle.json").exists():
-        raise InputError(path, f"the package has no trained '{name}' model; train it with `make models`")
+        target = "temporal-models" if name == "temporal" else "models"
+        raise InputError(path, f"the package has no trained '{name}' model; train it with `make {target}`")
     return path
 
 
