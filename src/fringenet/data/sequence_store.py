@@ -35,6 +35,7 @@ from fringenet.data.sequences import (
     interferogram_inputs,
     terrain_inputs,
 )
+from fringenet.data.store import read_dataset_folder
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.models.temporal import TemporalModelSpec
@@ -205,31 +206,12 @@ class SequenceDataset:
         return {name: np.asarray(self.arrays[name][int(index)]) for name in ARRAYS}
 
 
-def is_sequence_dataset(path: str | Path) -> bool:
-    return (Path(path) / "sequences.zarr").exists()
-
-
 def open_sequence_dataset(path: str | Path) -> SequenceDataset:
     """Open a folder written by :func:`build_sequence_dataset`; clear errors if it is not one."""
     path = Path(path)
-    if not path.is_dir():
-        raise InputError(path, "no such dataset folder")
-    missing = [n for n in ("sequences.zarr", "samples.csv", "dataset.json") if not (path / n).exists()]
-    if missing:
-        raise InputError(path, f"not a fringenet sequence dataset (missing {', '.join(missing)})")
-    try:
-        info = json.loads((path / "dataset.json").read_text())
-        table = pd.read_csv(path / "samples.csv", index_col="index")
-        group = zarr.open_group(path / "sequences.zarr", mode="r")
-        arrays: dict[str, Any] = {name: group[name] for name in ARRAYS}
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(path, f"unreadable sequence dataset ({err})") from err
+    info, table, arrays = read_dataset_folder(path, "sequences.zarr", "samples.csv", ARRAYS, "sequence")
     if info.get("format") != FORMAT:
         raise InputError(path, f"format {info.get('format')!r} is not {FORMAT}")
-    if any(arrays[a].shape[0] != len(table) for a in ARRAYS):
-        raise InputError(
-            path, f"sample table has {len(table)} rows but the store holds {arrays['slc'].shape[0]}"
-        )
     return SequenceDataset(path, info, table, arrays)
 
 

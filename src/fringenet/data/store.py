@@ -127,22 +127,34 @@ class PatchDataset:
         return tuple(np.asarray(self.arrays[name].get_orthogonal_selection((idx,))) for name in ARRAYS)  # type: ignore[return-value]
 
 
+def read_dataset_folder(
+    path: Path, store: str, table: str, arrays: tuple[str, ...], kind: str
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """``dataset.json``, the row table and the Zarr arrays of a dataset folder, checked to agree.
+
+    Clear errors name the folder: missing, not this ``kind`` of dataset (which files are absent),
+    unreadable, or a table whose rows do not match the arrays.
+    """
+    if not path.is_dir():
+        raise InputError(path, "no such dataset folder")
+    missing = [n for n in (store, table, "dataset.json") if not (path / n).exists()]
+    if missing:
+        raise InputError(path, f"not a fringenet {kind} dataset (missing {', '.join(missing)})")
+    try:
+        info = json.loads((path / "dataset.json").read_text())
+        rows = pd.read_csv(path / table, index_col="index")
+        group = zarr.open_group(path / store, mode="r")
+        opened: dict[str, Any] = {name: group[name] for name in arrays}
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(path, f"unreadable {kind} dataset ({err})") from err
+    n = opened[arrays[0]].shape[0]
+    if len(rows) != n or any(opened[a].shape[0] != n for a in arrays):
+        raise InputError(path, f"{kind} table has {len(rows)} rows but the store holds {n}")
+    return info, rows, opened
+
+
 def open_patch_dataset(path: str | PathLike[str]) -> PatchDataset:
     """Open a dataset folder written by ``fringenet dataset build``; clear errors if it is not one."""
     path = Path(path)
-    if not path.is_dir():
-        raise InputError(path, "no such dataset folder")
-    missing = [n for n in ("patches.zarr", "patches.csv", "dataset.json") if not (path / n).exists()]
-    if missing:
-        raise InputError(path, f"not a fringenet patch dataset (missing {', '.join(missing)})")
-    try:
-        info = json.loads((path / "dataset.json").read_text())
-        table = pd.read_csv(path / "patches.csv", index_col="index")
-        group = zarr.open_group(path / "patches.zarr", mode="r")
-        arrays: dict[str, Any] = {name: group[name] for name in ARRAYS}
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(path, f"unreadable patch dataset ({err})") from err
-    n = arrays["image"].shape[0]
-    if len(table) != n or any(arrays[a].shape[0] != n for a in ARRAYS):
-        raise InputError(path, f"patch table has {len(table)} rows but the store holds {n} patches")
+    info, table, arrays = read_dataset_folder(path, "patches.zarr", "patches.csv", ARRAYS, "patch")
     return PatchDataset(path, info, table, arrays)
