@@ -16,9 +16,9 @@ networks make every epoch see other stacks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from fringenet.data.sequences import (
     interferogram_inputs,
     terrain_inputs,
 )
-from fringenet.data.store import read_dataset_folder
+from fringenet.data.store import DatasetFolder, read_dataset_folder
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.models.temporal import TemporalModelSpec
@@ -184,23 +184,14 @@ def build_sequence_dataset(
 
 
 @dataclass
-class SequenceDataset:
+class SequenceDataset(DatasetFolder):
     """A sequence dataset folder opened for reading (arrays read scene by scene)."""
 
-    path: Path
-    info: dict[str, Any]
-    table: pd.DataFrame
-    arrays: dict[str, Any] = field(repr=False)
+    unit: ClassVar[str] = "samples"
 
     @property
     def wavelength_m(self) -> float:
         return float(self.info["wavelength_m"])
-
-    def indices(self, split: str) -> NDArray[np.int64]:
-        sel = np.flatnonzero(self.table["split"].to_numpy() == split)
-        if sel.size == 0:
-            raise InputError(self.path, f"split '{split}' has no samples ({self.info.get('splits')})")
-        return sel.astype(np.int64)
 
     def read(self, index: int) -> dict[str, NDArray[Any]]:
         return {name: np.asarray(self.arrays[name][int(index)]) for name in ARRAYS}

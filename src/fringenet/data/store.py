@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -83,13 +83,32 @@ class PatchWriter:
 
 
 @dataclass
-class PatchDataset:
-    """A dataset folder opened for reading; arrays are read patch by patch from Zarr."""
+class DatasetFolder:
+    """A dataset folder opened for reading: its description, row table and Zarr arrays (read lazily)."""
 
     path: Path
     info: dict[str, Any]
     table: pd.DataFrame
     arrays: dict[str, Any] = field(repr=False)
+    unit: ClassVar[str] = "rows"
+    """What a row is called in messages."""
+
+    def indices(self, split: str) -> NDArray[np.int64]:
+        """Row indices of a split; an empty split is an error naming the dataset."""
+        sel = np.flatnonzero(self.table["split"].to_numpy() == split)
+        if sel.size == 0:
+            counts = self.table["split"].value_counts().to_dict()
+            raise InputError(
+                self.path, f"split '{split}' has no {self.unit} ({self.unit} per split: {counts})"
+            )
+        return sel.astype(np.int64)
+
+
+@dataclass
+class PatchDataset(DatasetFolder):
+    """A patch dataset; arrays are read patch by patch from Zarr."""
+
+    unit: ClassVar[str] = "patches"
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -102,14 +121,6 @@ class PatchDataset:
     @property
     def patch_size(self) -> int:
         return int(self.info["patch_size"])
-
-    def indices(self, split: str) -> NDArray[np.int64]:
-        """Patch indices of a split; an empty split is an error naming the dataset."""
-        sel = np.flatnonzero(self.table["split"].to_numpy() == split)
-        if sel.size == 0:
-            counts = self.table["split"].value_counts().to_dict()
-            raise InputError(self.path, f"split '{split}' has no patches (patches per split: {counts})")
-        return sel.astype(np.int64)
 
     def read(self, index: int) -> tuple[NDArray[np.float32], NDArray[np.uint8], NDArray[np.uint8]]:
         """``image (C, P, P)``, ``label (P, P)`` and ``valid (P, P)`` of one patch (raw units)."""
