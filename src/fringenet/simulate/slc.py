@@ -22,7 +22,7 @@ import xarray as xr
 from affine import Affine
 from numpy.typing import ArrayLike, NDArray
 
-from fringenet.conventions import DAYS_PER_YEAR, displacement_to_phase
+from fringenet.conventions import DAYS_PER_YEAR, SENTINEL1_WAVELENGTH_M, displacement_to_phase
 from fringenet.errors import InputError
 from fringenet.insar.phase_linking import check_slc_stack
 from fringenet.io.schema import VARIABLES, as_ns_array, base_attrs, grid_dataset
@@ -166,7 +166,7 @@ class SLCStack:
     pairs: NDArray[np.int64]
     params: dict[str, Any] = field(default_factory=dict)
     transform: Affine = field(default_factory=Affine.identity)
-    wavelength_m: float = 0.05546576
+    wavelength_m: float = SENTINEL1_WAVELENGTH_M
 
     def coherence_matrix(self, rows: slice = slice(None), cols: slice = slice(None)) -> FloatArray:
         """True coherence matrices ``(h, w, T, T)`` of a window of the raster (all of it by default)."""
