@@ -356,7 +356,7 @@ def _scan_band(
 
 def scan_stack(
     bundle: BundleArg,
-    ds: xr.Dataset,
+    ds: xr.Dataset | PreparedStack,
     out_dir: str | PathLike[str],
     *,
     window: int | None = None,
@@ -380,7 +380,8 @@ def scan_stack(
     ds
         Stack Dataset ``(pair, y, x)`` with ``reference_date``/``secondary_date`` per pair and
         ``wrapped_phase`` (or ``unwrapped_phase``, re-wrapped); optional ``coherence``, ``dem``,
-        ``slope``, ``aspect``, ``valid``/``water``/``layover`` masks and ``attrs["wavelength_m"]``.
+        ``slope``, ``aspect``, ``valid``/``water``/``layover`` masks and ``attrs["wavelength_m"]``;
+        or the :class:`PreparedStack` a caller already checked with :func:`prepare_stack`.
     window, overlap
         Window side (px; default the bundle's patch size, a multiple of the model's tile) and the
         overlap between windows (px).
@@ -404,7 +405,7 @@ def scan_stack(
 
     start = time.perf_counter()
     net, info, spec = resolve_temporal_bundle(bundle)
-    stack = prepare_stack(ds, spec)
+    stack = ds if isinstance(ds, PreparedStack) else prepare_stack(ds, spec)
     window = window or info.patch_size
     check_scene_window(stack, window, overlap)
     height, width = stack.shape
@@ -417,7 +418,7 @@ def scan_stack(
     paths = out / "probability.tif", out / "detections.tif", out / "velocity.tif"
     with ExitStack() as es:
         tmps = tuple(es.enter_context(atomic_path(p)) for p in paths)
-        writer = _Writer((tmps[0], tmps[1], tmps[2]), stack.shape, ds.rio.transform(), ds.rio.crs,
+        writer = _Writer((tmps[0], tmps[1], tmps[2]), stack.shape, stack.ds.rio.transform(), stack.ds.rio.crs,
                          info.threshold)  # fmt: skip
         es.callback(writer.close)
         prob_blend = BandBlender(rows, window, height, width)

@@ -227,7 +227,7 @@ def _detect(
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.sources import DatasetSource
-    from fringenet.detect.temporal import TemporalScan, prepare_stack, scan_stack
+    from fringenet.detect.temporal import PreparedStack, TemporalScan, prepare_stack, scan_stack
     from fringenet.detect.vectorise import to_geojson, vectorise_detections
     from fringenet.models.bundle import read_bundle_info
     from fringenet.models.temporal import TemporalModelSpec
@@ -238,16 +238,12 @@ def _detect(
     seconds: dict[str, float] = {}
     detector = _bundle(config.model, "detector")
     info = read_bundle_info(detector)
-    temporal = info.task == "temporal"
-    if temporal:
+    prepared: PreparedStack | None = None
+    if info.task == "temporal":
         assert isinstance(info.model, TemporalModelSpec)
         source = str(ds.encoding.get("source", input_path if isinstance(input_path, str | Path) else "input"))
-        if not is_stack(ds):
-            raise InputError(
-                source, f"the detector {detector.name} is a time-series model and needs a stack of "
-                "interferograms with dates, not a single pair",
-            )  # fmt: skip
-        prepare_stack(ds, info.model, source)  # a bad pair network fails here, before any computation
+        # a single pair or a bad pair network fails here, before any computation
+        prepared = prepare_stack(ds, info.model, source)
     own_client = client is None
     client = _client(config) if own_client else client
     scan: SceneScan | TemporalScan
@@ -256,9 +252,11 @@ def _detect(
         unusable = unusable_mask(ds, config, out, client, notes)
         seconds["mask"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if temporal:  # in-process: a window needs every pair at once, which Dask bands do not give
+        if (
+            prepared is not None
+        ):  # in-process: a window needs every pair at once, which Dask bands do not give
             scan = scan_stack(
-                detector, ds, out, window=config.window, overlap=config.overlap,
+                detector, prepared, out, window=config.window, overlap=config.overlap,
                 batch_size=config.batch_size, device=config.device, bfloat16=_bfloat16(config),
                 progress=progress,
             )  # fmt: skip
