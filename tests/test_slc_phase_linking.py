@@ -212,3 +212,17 @@ def test_bad_stacks_raise_input_errors() -> None:
         phase_link(good, method="mle")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="SHP method"):
         phase_link(good, shp="anderson")  # type: ignore[arg-type]
+
+
+def test_coherence_of_chosen_pairs_equals_those_matrix_entries() -> None:
+    from fringenet.insar.phase_linking import sample_coherence_pairs
+
+    rng = np.random.default_rng(4)
+    slc = (rng.standard_normal((6, 14, 12)) + 1j * rng.standard_normal((6, 14, 12))).astype(np.complex64)
+    slc[2, 3, 4] = np.nan
+    ref, sec = np.array([0, 1, 2, 0]), np.array([1, 3, 5, 5])
+    pairs = sample_coherence_pairs(slc, ref, sec, window=3)
+    assert pairs.shape == (4, 14, 12)
+    assert np.array_equal(pairs, np.moveaxis(sample_coherence_matrix(slc, window=3)[:, :, ref, sec], -1, 0))
+    with pytest.raises(InputError, match="pair indices"):
+        sample_coherence_pairs(slc, np.array([0]), np.array([6]))

@@ -231,7 +231,7 @@ def sample_inputs(
     fixed 2-neighbour network. The coherence-matrix model sees, half the time, only the entries a
     pair network would give, so it also runs on interferogram stacks.
     """
-    from fringenet.insar.phase_linking import sample_coherence_matrix
+    from fringenet.insar.phase_linking import sample_coherence_matrix, sample_coherence_pairs
 
     slc = np.asarray(sample["slc"])
     dates = np.asarray(sample["dates"]).astype("datetime64[D]")
@@ -251,19 +251,18 @@ def sample_inputs(
         slc, dates = slc[keep], dates[keep]
         i, j = np.triu_indices(n, k=1)
         ref_idx, sec_idx = i[(j - i) <= 2], j[(j - i) <= 2]
-    matrix = sample_coherence_matrix(slc, window=window)
     dem, slope, aspect = (np.asarray(a, dtype=np.float64) for a in sample["terrain"])
     terrain = terrain_inputs(dem, slope, aspect, dem.shape)
     if spec.steps_are_dates:
+        matrix = sample_coherence_matrix(slc, window=window)
         present = np.ones((n, n), dtype=bool)
         if rng is not None and rng.random() < network_only_probability:
             present = np.eye(n, dtype=bool)
             present[ref_idx, sec_idx] = present[sec_idx, ref_idx] = True
             matrix = np.where(present, matrix, 0)
         return coherence_matrix_inputs(matrix, present, dates, spec, terrain, "sample")
-    pair = matrix[:, :, ref_idx, sec_idx]  # (H, W, P): angle = phi_sec - phi_ref
-    phase = np.moveaxis(np.angle(pair), -1, 0)
-    coherence = np.moveaxis(np.abs(pair), -1, 0)
+    pair = sample_coherence_pairs(slc, ref_idx, sec_idx, window=window)  # (P, H, W): phi_sec - phi_ref
+    phase, coherence = np.angle(pair), np.abs(pair)
     if spec.max_steps < phase.shape[0] and rng is not None:
         chain = np.flatnonzero(sec_idx - ref_idx == 1)  # kept, so the thinned network stays connected
         rest = np.setdiff1d(np.arange(phase.shape[0]), chain)

@@ -42,6 +42,7 @@ __all__ = [
     "evd",
     "phase_link",
     "sample_coherence_matrix",
+    "sample_coherence_pairs",
     "shp_neighbourhood",
     "temporal_coherence",
 ]
@@ -123,24 +124,35 @@ def _normalise(numer: NDArray[np.complexfloating]) -> C64:
     return out
 
 
-def _boxcar_block(z: C64, window: tuple[int, int], rows: slice) -> C64:
-    """Boxcar coherence ``(len(rows), W, T, T)`` of rows ``rows`` of the cleaned stack ``z``."""
+def _boxcar_pairs(
+    z: C64, window: tuple[int, int], rows: slice, first: NDArray[np.intp], second: NDArray[np.intp]
+) -> C64:
+    """Boxcar coherence ``(P, len(rows), W)`` of the date pairs ``(first[k], second[k])`` of the cleaned
+    stack ``z``; the pairs must include every ``(i, i)`` whose power they use."""
     hy = window[0] // 2
     top, bottom = max(rows.start - hy, 0), min(rows.stop + hy, z.shape[1])
     sub = z[:, top:bottom]
     crop = slice(rows.start - top, rows.stop - top)
-    t = z.shape[0]
-    iu = np.triu_indices(t)
-    prod = sub[iu[0]] * np.conj(sub[iu[1]])  # every pair i <= j at once: one filter call
+    prod = sub[first] * np.conj(sub[second])  # every pair at once: one filter call
     # zero padding outside the raster: numerator and powers lose the same samples
     size = (1, *window)
     re = ndimage.uniform_filter(prod.real, size, mode="constant")[:, crop]
     im = ndimage.uniform_filter(prod.imag, size, mode="constant")[:, crop]
-    power = re[iu[0] == iu[1]]  # (T, rows, W), pairs (i, i) in date order
-    amp = np.sqrt(power[iu[0]] * power[iu[1]])
+    diagonal = np.flatnonzero(first == second)
+    power = np.zeros((z.shape[0], *re.shape[1:]), dtype=re.dtype)
+    power[first[diagonal]] = re[diagonal]  # (T, rows, W)
+    amp = np.sqrt(power[first] * power[second])
     coh = np.zeros(re.shape, dtype=np.complex64)
     np.divide(re + 1j * im, amp, out=coh, where=amp > 0)
-    full = np.empty((t, t, *re.shape[1:]), dtype=np.complex64)
+    return coh
+
+
+def _boxcar_block(z: C64, window: tuple[int, int], rows: slice) -> C64:
+    """Boxcar coherence ``(len(rows), W, T, T)`` of rows ``rows`` of the cleaned stack ``z``."""
+    t = z.shape[0]
+    iu = np.triu_indices(t)
+    coh = _boxcar_pairs(z, window, rows, iu[0], iu[1])
+    full = np.empty((t, t, *coh.shape[1:]), dtype=np.complex64)
     full[iu[0], iu[1]] = coh
     full[iu[1], iu[0]] = np.conj(coh)
     return np.ascontiguousarray(full.transpose(2, 3, 0, 1))
@@ -173,6 +185,29 @@ def _blas_single_thread() -> AbstractContextManager[object]:
 def _block_rows(shape: tuple[int, int, int], extra: int = 1) -> int:
     t, _, w = shape
     return max(1, BLOCK_ELEMENTS // (w * t * t * extra))
+
+
+def sample_coherence_pairs(
+    slc: ArrayLike, reference: NDArray[np.integer], secondary: NDArray[np.integer], window: Window = (5, 5)
+) -> C64:
+    """Boxcar sample coherence ``(P, H, W)`` of the date pairs ``(reference[k], secondary[k])`` only.
+
+    The same values as ``sample_coherence_matrix(slc, window)[:, :, reference, secondary]`` (phase
+    ``phi_secondary - phi_reference``), without the entries of the pairs not asked for.
+    """
+    check_slc_stack(slc)
+    z, _ = _clean(slc)
+    ref = np.asarray(reference, dtype=np.intp)
+    sec = np.asarray(secondary, dtype=np.intp)
+    if (
+        ref.shape != sec.shape
+        or ref.ndim != 1
+        or np.any((ref < 0) | (sec < 0) | (ref >= len(z)) | (sec >= len(z)))
+    ):
+        raise InputError("pairs", f"pair indices must be two equal 1-D lists within 0..{len(z) - 1}")
+    dates = np.arange(len(z))
+    first, second = np.concatenate([dates, ref]), np.concatenate([dates, sec])
+    return _boxcar_pairs(z, _window(window, "window"), slice(0, z.shape[1]), first, second)[len(z) :]
 
 
 def sample_coherence_matrix(
