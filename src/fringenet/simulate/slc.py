@@ -168,13 +168,6 @@ class SLCStack:
     transform: Affine = field(default_factory=Affine.identity)
     wavelength_m: float = SENTINEL1_WAVELENGTH_M
 
-    def coherence_matrix(self, rows: slice = slice(None), cols: slice = slice(None)) -> FloatArray:
-        """True coherence matrices ``(h, w, T, T)`` of a window of the raster (all of it by default)."""
-        p = self.coherence_params
-        return temporal_coherence_matrix(
-            self.days, p.gamma0[rows, cols], p.gamma_inf[rows, cols], p.tau_days[rows, cols]
-        )
-
 
 def _moving_label(
     config: SimulationConfig,

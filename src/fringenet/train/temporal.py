@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -380,11 +380,3 @@ def run_train_temporal(
     return TemporalTrainOutput(
         out, bundle, int(best["epoch"]), float(best["score"]), float(best["threshold"]), history
     )
-
-
-def describe(output: TemporalTrainOutput) -> dict[str, Any]:
-    """A short JSON-able summary for the CLI."""
-    return {
-        "run": str(output.run_dir), "bundle": str(output.bundle), "best_epoch": output.best_epoch,
-        "best_score": output.best_score, "threshold": output.threshold,
-    }  # fmt: skip
