@@ -233,7 +233,8 @@ def config_cmd(
     name: Annotated[
         str,
         typer.Argument(
-            help="simulation | timeseries | dataset | train | detect | monitor | sequences | train-temporal"
+            help="simulation | timeseries | dataset | train | train-detector | train-masknet | detect | monitor | "
+            "sequences | train-temporal"
         ),
     ],
 ) -> None:
@@ -261,6 +262,11 @@ def config_cmd(
         from fringenet.data.sequence_store import SequenceDatasetConfig
 
         typer.echo(to_commented_yaml(SequenceDatasetConfig()), nl=False)
+    elif name in ("train-detector", "train-masknet"):
+        from fringenet.train.detector import GeneratedTrainConfig
+
+        task = "detector" if name == "train-detector" else "masknet"
+        typer.echo(to_commented_yaml(GeneratedTrainConfig(task=task)), nl=False)
     elif name == "train-temporal":
         from fringenet.train.temporal import TemporalTrainConfig
 
@@ -272,8 +278,8 @@ def config_cmd(
     else:
         raise InputError(
             name,
-            "unknown workflow; choose simulation, timeseries, dataset, train, detect, monitor, sequences "
-            "or train-temporal",
+            "unknown workflow; choose simulation, timeseries, dataset, train, train-detector, train-masknet, "
+            "detect, monitor, sequences or train-temporal",
         )
 
 
@@ -393,9 +399,11 @@ def train(
     dataset: Annotated[Path | None, typer.Option(help="Override the config's dataset.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the config's epochs.")] = None,
 ) -> None:
-    """Train a segmentation or (``task: temporal``) time-series model; writes checkpoints, history.csv
-    and the model bundle OUT/model."""
+    """Train a segmentation model (a patch dataset), a detector or Mask Net on generated interferograms
+    (``task: detector|masknet``) or a time-series model (``task: temporal``); writes checkpoints,
+    history.csv and the model bundle OUT/model."""
     from fringenet.config import validate_config
+    from fringenet.errors import InputError
     from fringenet.train.config import TrainConfig
     from fringenet.train.trainer import run_train
 
@@ -419,6 +427,20 @@ def train(
                 f"at threshold {temporal.threshold:.3f}"
             )
         typer.echo(f"wrote {temporal.bundle} and {temporal.run_dir / 'history.csv'}")
+        return
+    if raw.get("task") in ("detector", "masknet"):
+        from fringenet.train.detector import GeneratedTrainConfig, run_train_generated
+
+        if dataset is not None:
+            raise InputError(config, f"task '{raw['task']}' trains on generated samples and takes no dataset")
+        generated = run_train_generated(
+            validate_config(GeneratedTrainConfig, raw, source=config), out, resume=resume
+        )
+        typer.echo(
+            f"best epoch {generated.best_epoch}: validation IoU {generated.best_val_iou:.3f} "
+            f"at threshold {generated.threshold:.3f} (generated samples)"
+        )
+        typer.echo(f"wrote {generated.bundle} and {generated.run_dir / 'history.csv'}")
         return
     cfg = validate_config(TrainConfig, raw, source=config)
     result = run_train(cfg, out, resume=resume)

@@ -54,10 +54,62 @@ class PairLayers:
     """``(pair, H, W)`` coherence of every pair, weights of the gradient stacking."""
     notes: list[str] = field(default_factory=list)
     _stacked: StackedGradient | None = field(default=None, repr=False, init=False)
+    _local: LocalFringes | None = field(default=None, repr=False, init=False)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class LocalFringes:
+    """The wrapped phase seen through a ``LOCAL_WINDOW`` box: its mean direction, its pseudo-coherence
+    (with the local fringe ramp removed) and its fringe rate, each ``(H, W)`` (NaN = no valid pixel)."""
+
+    cos: NDArray[np.float64]
+    sin: NDArray[np.float64]
+    coherence: NDArray[np.float64]
+    rate: NDArray[np.float64]
+
+
+LOCAL_WINDOW = 5
+"""Box (px) of the multilooked phase, phase coherence and fringe rate channels."""
+
+
+def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDOW) -> LocalFringes:
+    """:class:`LocalFringes` of a wrapped phase ``(H, W)`` (rad, NaN = missing)."""
+    from scipy.ndimage import uniform_filter
+
+    phase = np.asarray(wrapped_phase, dtype=np.float64)
+    valid = np.isfinite(phase)
+    z = np.where(valid, np.exp(1j * np.where(valid, phase, 0.0)), 0)
+
+    def box(values: NDArray[np.complex128]) -> NDArray[np.complex128]:
+        return uniform_filter(values.real, window, mode="constant") + 1j * uniform_filter(
+            values.imag, window, mode="constant"
+        )
+
+    weight = uniform_filter(valid.astype(np.float64), window, mode="constant")
+    mean = box(z)
+    dx = np.zeros_like(z)
+    dx[:, :-1] = z[:, 1:] * np.conj(z[:, :-1])
+    dy = np.zeros_like(z)
+    dy[:-1] = z[1:] * np.conj(z[:-1])
+    rate = np.hypot(np.angle(box(dx)), np.angle(box(dy)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        angle = np.angle(mean)
+        ok = valid & (weight > 0.5 / window**2)
+    nan = np.float64(np.nan)
+    coherence = coherence_from_phase(phase, window=window)
+    return LocalFringes(
+        np.where(ok, np.cos(angle), nan), np.where(ok, np.sin(angle), nan), coherence, np.where(ok, rate, nan)
+    )
+
+
+def _local(layers: PairLayers) -> LocalFringes:
+    if layers._local is None:
+        layers._local = local_fringes(layers.wrapped_phase)
+    return layers._local
 
 
 @dataclass(frozen=True)
@@ -146,6 +198,22 @@ CHANNELS: dict[str, ChannelSpec] = {
             False,
             _coherence,
         ),
+        ChannelSpec(
+            "cos_phase_ml", "1", "cosine of the 5x5 multilooked wrapped phase", False, lambda p: _local(p).cos
+        ),
+        ChannelSpec(
+            "sin_phase_ml", "1", "sine of the 5x5 multilooked wrapped phase", False, lambda p: _local(p).sin
+        ),
+        ChannelSpec(
+            "phase_coherence",
+            "1",
+            "5x5 pseudo-coherence of the wrapped phase, local fringe ramp removed (never the product's layer)",
+            False,
+            lambda p: _local(p).coherence,
+        ),
+        ChannelSpec(
+            "fringe_rate", "rad/px", "local fringe frequency magnitude (5x5)", False, lambda p: _local(p).rate
+        ),
         ChannelSpec("log_amplitude", "dB", "20 log10 of the amplitude", False, _log_amplitude),
         ChannelSpec(
             "unwrapped_phase", "rad", "unwrapped phase, relative to the patch median", True, _unwrapped
@@ -201,6 +269,12 @@ STACK_CHANNELS: tuple[str, ...] = ("gradient_magnitude", "gradient_consistency")
 PHASE_CHANNELS = ("cos_phase", "sin_phase")
 """The pair rotated together by the random phase-offset augmentation."""
 
+PHASE_ONLY_CHANNELS: tuple[str, ...] = (
+    "cos_phase", "sin_phase", "cos_phase_ml", "sin_phase_ml", "phase_coherence", "fringe_rate",
+)  # fmt: skip
+"""The detector's inputs: functions of the wrapped phase alone, so products with and without a
+coherence layer look the same to it (LiCSAR wrapped phase often comes alone)."""
+
 
 def check_channels(channels: Sequence[str], source: str = "config") -> tuple[str, ...]:
     """Validate channel names (known, unique, cos/sin together); returns them as a tuple."""
@@ -211,8 +285,9 @@ def check_channels(channels: Sequence[str], source: str = "config") -> tuple[str
         raise InputError(source, f"channels repeat: {list(channels)}")
     if len(channels) == 0:
         raise InputError(source, "at least one channel is needed")
-    if ("cos_phase" in channels) != ("sin_phase" in channels):
-        raise InputError(source, "cos_phase and sin_phase go together (the wrapped phase as a unit vector)")
+    for cos, sin in (("cos_phase", "sin_phase"), ("cos_phase_ml", "sin_phase_ml")):
+        if (cos in channels) != (sin in channels):
+            raise InputError(source, f"{cos} and {sin} go together (the wrapped phase as a unit vector)")
     return tuple(channels)
 
 

@@ -20,12 +20,12 @@ from fringenet.detect.vectorise import to_geojson, vectorise_detections
 # Scene scanning (windows, sources, scene), imported on first use: it loads torch, which
 # the light parts of this package do not need.
 if TYPE_CHECKING:
-    from fringenet.detect.scene import SceneScan, connect, scan_scene
-    from fringenet.detect.sources import DatasetSource, GeoTiffSource, WindowSource
+    from fringenet.detect.scene import SceneScan, connect, predict_scene, scan_scene
+    from fringenet.detect.sources import ArraySource, DatasetSource, GeoTiffSource, WindowSource
     from fringenet.detect.windows import blend_weights, window_origins
 _SCAN = {
-    "SceneScan": "scene", "connect": "scene", "scan_scene": "scene",
-    "DatasetSource": "sources", "GeoTiffSource": "sources", "WindowSource": "sources",
+    "SceneScan": "scene", "connect": "scene", "scan_scene": "scene", "predict_scene": "scene",
+    "ArraySource": "sources", "DatasetSource": "sources", "GeoTiffSource": "sources", "WindowSource": "sources",
     "blend_weights": "windows", "window_origins": "windows",
 }  # fmt: skip
 
@@ -38,6 +38,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_MIN_SLOPE_DEG",
+    "ArraySource",
     "DatasetSource",
     "GeoTiffSource",
     "SceneScan",
@@ -45,6 +46,7 @@ __all__ = [
     "blend_weights",
     "connect",
     "default_min_slope",
+    "predict_scene",
     "remove_small_objects",
     "scan_scene",
     "slope_filter",

@@ -366,3 +366,72 @@ def connect(scheduler: str | None = None, n_workers: int = 2, *, timeout_s: floa
         raise InputError(
             scheduler, f"no Dask scheduler answers at {scheduler} (timeout {timeout_s:g} s)"
         ) from err
+
+
+class _PaddedSource:
+    """A source padded with no-data (NaN phase) on the bottom/right to at least ``size`` px per side."""
+
+    def __init__(self, source: WindowSource, size: int) -> None:
+        self._source = source
+        self.name, self.transform, self.crs, self.n_pairs = (
+            source.name,
+            source.transform,
+            source.crs,
+            source.n_pairs,
+        )
+        self.key_pair = getattr(source, "key_pair", -1)
+        self.shape = (max(size, source.shape[0]), max(size, source.shape[1]))
+
+    def read(
+        self, row0: int, col0: int, height: int, width: int, pairs: Sequence[int] | None = None
+    ) -> list[Any]:
+        h, w = self._source.shape
+        inner_h, inner_w = max(0, min(height, h - row0)), max(0, min(width, w - col0))
+        out = []
+        for layers in self._source.read(row0, col0, max(inner_h, 1), max(inner_w, 1), pairs):
+            for name in ("wrapped_phase", "coherence", "dem", "amplitude", "unwrapped_phase"):
+                value = getattr(layers, name)
+                if value is None:
+                    continue
+                full = np.full((height, width), np.nan, dtype=np.float32)
+                full[:inner_h, :inner_w] = np.asarray(value)[:inner_h, :inner_w]
+                setattr(layers, name, full)
+            out.append(layers)
+        return out
+
+
+def predict_scene(
+    model: ModelArg,
+    source: WindowSource,
+    *,
+    window: int | None = None,
+    overlap: int = 32,
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+) -> NDArray[np.float32]:
+    """Deformation probability ``(H, W)`` float32 of a whole scene held in memory (NaN = no valid input).
+
+    The same windows, channels and blending as :func:`scan_scene`, without files: for benchmarks,
+    notebooks and scenes smaller than a window, which are padded with no-data rather than refused.
+    """
+    bundle, net, info = _resolve(model)
+    window = window or info.patch_size
+    height, width = source.shape
+    if height < window or width < window:
+        source = _PaddedSource(source, window)  # type: ignore[assignment]
+    overlap = min(overlap, window // 2 - 1) if overlap >= window // 2 else overlap
+    check_window(window, overlap)
+    padded_h, padded_w = source.shape
+    rows, cols = window_origins(padded_h, window, overlap), window_origins(padded_w, window, overlap)
+    dev = device if isinstance(device, torch.device) else select_device(device or "auto")
+    settings = BandSettings(
+        tuple(info.channels), info.normalisation, window, overlap, tuple(cols), batch_size, str(dev)
+    )
+    net = (net if net is not None else load_bundle(bundle)[0]).to(dev)  # type: ignore[arg-type]
+    blender = BandBlender(rows, window, padded_h, padded_w)
+    parts = [blender.add(r, *_band_sums(scan_band(net, source, r, settings))) for r in rows]
+    return np.concatenate(parts)[:height, :width]
+
+
+def _band_sums(band: BandResult) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    return band.weighted, band.weight

@@ -296,3 +296,68 @@ def _pixel_size(transform: Affine, crs: Any, height: int) -> float:
         dx *= EARTH_METRES_PER_DEGREE * np.cos(np.radians(lat))
         dy *= EARTH_METRES_PER_DEGREE
     return float((dx + dy) / 2.0)
+
+
+class ArraySource:
+    """An in-memory scene: wrapped phase ``(H, W)`` or ``(pair, H, W)`` (rad, NaN = missing) and optional
+    coherence and DEM, on a pixel grid without georeferencing (radar geometry, benchmarks, tests).
+
+    Exact zeros of the phase are no-data only when ``zero_is_nodata`` (as in LiCSAR/GAMMA products).
+    """
+
+    def __init__(
+        self,
+        wrapped_phase: NDArray[np.floating],
+        *,
+        pixel_size_m: float,
+        wavelength_m: float = SENTINEL1_WAVELENGTH_M,
+        coherence: NDArray[np.floating] | None = None,
+        dem: NDArray[np.floating] | None = None,
+        zero_is_nodata: bool = False,
+        name: str = "array",
+    ) -> None:
+        phase = np.asarray(wrapped_phase, dtype=np.float32)
+        phase = phase[None] if phase.ndim == 2 else phase
+        if phase.ndim != 3:
+            raise InputError(name, f"wrapped phase must be (H, W) or (pair, H, W), got shape {phase.shape}")
+        if zero_is_nodata:
+            phase = np.where(phase == 0, np.float32(np.nan), phase)
+        self._phase = phase
+        self._coherence = None
+        if coherence is not None:
+            coh = np.asarray(coherence, dtype=np.float32)
+            coh = coh[None] if coh.ndim == 2 else coh
+            if coh.shape[-2:] != phase.shape[-2:] or coh.shape[0] not in (1, phase.shape[0]):
+                raise InputError(name, f"coherence {coh.shape} and phase {phase.shape} differ in shape")
+            self._coherence = np.broadcast_to(coh, phase.shape)
+        self._dem = None if dem is None else np.asarray(dem, dtype=np.float32)
+        for what, layer in (("coherence", self._coherence), ("dem", self._dem)):
+            if layer is not None and layer.shape[-2:] != phase.shape[-2:]:
+                raise InputError(
+                    name, f"{what} {layer.shape[-2:]} and phase {phase.shape[-2:]} differ in shape"
+                )
+        self.name = name
+        self.shape = (int(phase.shape[1]), int(phase.shape[2]))
+        self.transform = Affine(pixel_size_m, 0.0, 0.0, 0.0, -pixel_size_m, 0.0)
+        self.crs = None
+        self.n_pairs = int(phase.shape[0])
+        self.pixel_size_m = float(pixel_size_m)
+        self.wavelength_m = float(wavelength_m)
+        self.key_pair = -1
+
+    def read(
+        self, row0: int, col0: int, height: int, width: int, pairs: Sequence[int] | None = None
+    ) -> list[PairLayers]:
+        """One :class:`PairLayers` per pair (or per ``pairs``) over the window."""
+        rows, cols = slice(row0, row0 + height), slice(col0, col0 + width)
+        out = []
+        for k in _select(pairs, self.n_pairs, self.name):
+            layers = PairLayers(
+                self.name, self._phase[k, rows, cols].copy(), self.pixel_size_m, self.wavelength_m
+            )
+            if self._coherence is not None:
+                layers.coherence = self._coherence[k, rows, cols].copy()
+            if self._dem is not None:
+                layers.dem = self._dem[rows, cols].copy()
+            out.append(layers)
+        return out

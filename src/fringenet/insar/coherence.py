@@ -124,11 +124,14 @@ def coherence_from_phase(
     vp = np.pad(valid, ((hy, wy - 1 - hy), (hx, wx - 1 - hx)))
     total = np.zeros_like(z)
     count = np.zeros(phase.shape)
+    # the ramp's phasor at each offset, as powers of exp(-i f) (one exp per axis, not per offset)
+    ramp_y = [np.exp(-1j * fy * (oy - hy)) for oy in range(wy)]
+    ramp_x = [np.exp(-1j * fx * (ox - hx)) for ox in range(wx)]
     # one full-array pass per window offset keeps memory at O(pixels) and the work vectorised
     for oy in range(wy):
         for ox in range(wx):
             shifted = zp[oy : oy + ny, ox : ox + nx]
-            total += shifted * np.exp(-1j * (fy * (oy - hy) + fx * (ox - hx)))
+            total += shifted * (ramp_y[oy] * ramp_x[ox])
             count += vp[oy : oy + ny, ox : ox + nx]
     with np.errstate(invalid="ignore", divide="ignore"):
         coh = np.abs(total) / count
