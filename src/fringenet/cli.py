@@ -143,11 +143,13 @@ def _print_simulation(result: Any) -> None:
 @simulate_app.command("gallery")
 @_clear_errors
 def simulate_gallery_cmd(out: Out = Path("docs/images/simulator"), seed: Seed = 0) -> None:
-    """Write one quicklook PNG per scenario and hard negative (the figures of docs/simulator.md)."""
-    from fringenet.report.gallery import write_gallery
+    """Write one quicklook PNG per scenario and hard negative, and training.png (24 on-the-fly training
+    samples): the figures of docs/simulator.md."""
+    from fringenet.report.gallery import write_gallery, write_training_gallery
 
     for path in write_gallery(out, seed=seed):
         typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {write_training_gallery(Path(out) / 'training.png', seed=seed)}")
 
 
 @app.command()

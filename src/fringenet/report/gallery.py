@@ -53,3 +53,46 @@ def write_gallery(
             fig.savefig(tmp, dpi=dpi, format="png")
         written.append(path)
     return written
+
+
+def write_training_gallery(
+    path: str | os.PathLike[str], seed: int = 0, n: int = 24, size: int = 128, dpi: int = 80
+) -> Path:
+    """One PNG of ``n`` consecutive on-the-fly training samples (:mod:`fringenet.simulate.realistic`) as the
+    detector sees them: wrapped phase (no-data white) above its label, titled with the sources, pixel
+    spacing, turbulence and looks. Nothing is narrowed for legibility: this is the training distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fringenet.simulate.realistic import RealisticConfig, sample_interferogram, valid_phase
+
+    cols = 8
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(2.2 * cols, 4.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    config = RealisticConfig(size=size)
+    for k in range(n):
+        sample = sample_interferogram(seed + k, config)
+        phase = np.where(valid_phase(sample), sample.wrapped_phase, np.nan)
+        top, bottom = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
+        top.imshow(phase, cmap="hsv", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
+        kinds = ", ".join(s["kind"] for s in sample.sources) or "no deformation"
+        p = sample.params
+        top.set_title(
+            f"{kinds}\n{sample.pixel_size_m:.0f} m, atm {p['turbulence_rms_cm']:.1f} cm, "
+            f"{p['stratified_cm_per_km']:+.1f} cm/km, {p['looks']} looks",
+            fontsize=6,
+        )
+        bottom.imshow(sample.label, vmin=0, vmax=1, cmap="gray", interpolation="nearest")
+        bottom.imshow(np.where(sample.unusable, 1.0, np.nan), cmap="Blues", vmin=0, vmax=1.5, alpha=0.5)
+    fig.suptitle(f"on-the-fly training samples {seed}..{seed + n - 1}: phase; label (white), unusable (blue)")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return out
