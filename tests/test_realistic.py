@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -138,3 +139,37 @@ def test_generated_training_resumes_and_refuses_a_used_folder(tiny_detector: Pat
         run_train_generated(config, run, progress=False)
     resumed = run_train_generated(config, run, resume=True, progress=False)  # all epochs done: re-bundles
     assert resumed.bundle.exists() and len(resumed.history) == 1
+
+
+def test_a_curriculum_stage_starts_from_a_bundle(tiny_detector: Path, tmp_path: Path) -> None:
+    from fringenet.models.bundle import load_bundle, read_bundle_info
+    from fringenet.train.detector import GeneratedTrainConfig, run_train_generated
+
+    first = read_bundle_info(tiny_detector)
+    stage = {
+        "task": "detector", "generator": {"size": 96, "looks": [50, 60], "goldstein_fraction": 1.0},
+        "epochs": 1, "steps_per_epoch": 1, "batch_size": 2, "val_samples": 2, "num_workers": 0,
+        "learning_rate": 1e-9, "init_from": str(tiny_detector),
+    }  # fmt: skip
+    out = run_train_generated(GeneratedTrainConfig.model_validate(stage), tmp_path / "stage", progress=False)
+    info = read_bundle_info(out.bundle)
+    assert info.patch_size == 96 and info.normalisation == first.normalisation
+    assert info.provenance["initialised_from"] == str(tiny_detector)
+    before, after = load_bundle(tiny_detector)[0].state_dict(), load_bundle(out.bundle)[0].state_dict()
+    key = next(k for k in before if before[k].is_floating_point() and before[k].numel() > 100)
+    assert torch.allclose(before[key], after[key], atol=1e-4)  # started from the bundle: a 1e-9 step
+    other = dict(stage, model={"architecture": "unet", "encoder": "tu-ghostnet_050"})
+    with pytest.raises(ValueError, match="not this config's"):
+        run_train_generated(GeneratedTrainConfig.model_validate(other), tmp_path / "other", progress=False)
+
+
+def test_looks_and_goldstein_share_are_drawn_from_the_config() -> None:
+    clean = sample_interferogram(4, RealisticConfig(size=64, looks=(200, 200), goldstein_fraction=0.0))
+    noisy = sample_interferogram(4, RealisticConfig(size=64, looks=(2, 2), goldstein_fraction=0.0))
+    assert clean.params["looks"] == 200 and noisy.params["looks"] == 2
+    default = sample_interferogram(4, SMALL)
+    assert 2 <= default.params["looks"] <= 40
+    rough = [
+        np.nanmean(np.abs(np.angle(np.exp(1j * np.diff(s.wrapped_phase, axis=1))))) for s in (clean, noisy)
+    ]
+    assert rough[0] < rough[1]  # more looks, smoother phase

@@ -79,6 +79,10 @@ class RealisticConfig(BaseModel):
         0.5, gt=0, description="Deformation above this |LOS phase| (fringes) is labelled."
     )
     unusable_coherence: float = Field(0.2, ge=0, le=1, description="True coherence below this is unusable.")
+    looks: tuple[float, float] = Field(
+        (2.0, 40.0), description="Number of looks of the phase noise, log-uniform (processors: ~5 to ~200)."
+    )
+    goldstein_fraction: float = Field(0.3, ge=0, le=1, description="Share of samples Goldstein-filtered.")
 
 
 @dataclass
@@ -310,10 +314,10 @@ def sample_interferogram(seed: int, config: RealisticConfig | None = None) -> In
     signal = deformation + atmosphere
     coherence = coherence * _fringe_coherence(signal)
     coherence[water | layover] = rng.uniform(0.0, 0.08)
-    looks = round(_log_uniform(rng, 2.0, 40.0))
+    looks = round(_log_uniform(rng, *config.looks))
     noise = wishart_phase_noise(rng, coherence, looks)
     z = np.exp(1j * (signal + noise + rng.uniform(-np.pi, np.pi)))  # the phase reference is arbitrary
-    if rng.random() < 0.3:
+    if rng.random() < config.goldstein_fraction:
         z = goldstein_filter(z, alpha=rng.uniform(0.3, 0.9), window=32)
     phase = np.angle(z)
     nodata = np.zeros(shape, dtype=bool)

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from fringenet.data.channels import PHASE_ONLY_CHANNELS, PairLayers, check_channels, derive_channels
 from fringenet.data.normalise import channel_statistics, normalise
-from fringenet.models.bundle import BundleInfo, save_bundle
+from fringenet.models.bundle import BundleInfo, load_bundle, save_bundle
 from fringenet.models.device import select_device
 from fringenet.models.segmentation import ModelChoice, ModelSpec, build_segmentation_model, count_parameters
 from fringenet.simulate.realistic import RealisticConfig, sample_interferogram, valid_phase
@@ -77,6 +77,11 @@ class GeneratedTrainConfig(BaseModel):
     device: str = Field("auto", description="'auto', 'cpu', 'cuda', ...")
     num_workers: int = Field(1, ge=0, le=64, description="Generator worker processes.")
     seed: int = Field(0, ge=0, le=10**11, description="Seed of weights and samples.")
+    init_from: Path | None = Field(
+        None,
+        description="Bundle whose weights and normalisation start this run (a curriculum stage, e.g. larger "
+        "windows after small ones); its network and channels must be those of this config.",
+    )
 
     @field_validator("channels")
     @classmethod
@@ -141,6 +146,19 @@ def generated_statistics(config: GeneratedTrainConfig) -> dict[str, dict[str, fl
     return channel_statistics(items, config.channels)
 
 
+def initial_weights(model: torch.nn.Module, spec: ModelSpec, config: GeneratedTrainConfig) -> dict:
+    """Load the weights of ``config.init_from`` into ``model``; returns the bundle's normalisation."""
+    assert config.init_from is not None
+    start, info = load_bundle(config.init_from)
+    if info.model != spec or list(info.channels) != list(config.channels):
+        raise ValueError(
+            f"{config.init_from}: its network ({info.model.architecture}/{getattr(info.model, 'encoder', '')}, "
+            f"{info.channels}) is not this config's ({spec.architecture}/{spec.encoder}, {config.channels})"
+        )
+    model.load_state_dict(start.state_dict())
+    return dict(info.normalisation)
+
+
 def run_train_generated(
     config: GeneratedTrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True
 ) -> GeneratedTrainOutput:
@@ -157,7 +175,7 @@ def run_train_generated(
     )
     torch.manual_seed(config.seed)
     model = build_segmentation_model(spec).to(device)
-    stats = generated_statistics(config)
+    stats = initial_weights(model, spec, config) if config.init_from else generated_statistics(config)
     per_epoch = config.steps_per_epoch * config.batch_size
     val = GeneratedSamples(config, VALIDATION_SEED * 10**7, config.val_samples, stats)
     total = config.steps_per_epoch * config.epochs
@@ -229,6 +247,7 @@ def run_train_generated(
         provenance={
             "training_data": "generated on the fly (fringenet.simulate.realistic)",
             "train_config": config.model_dump(mode="json"),
+            "initialised_from": str(config.init_from) if config.init_from else None,
             "best_epoch": int(best["epoch"]),
             "val_iou": float(best["iou"]),
             "parameters": count_parameters(model),
