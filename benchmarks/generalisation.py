@@ -263,27 +263,42 @@ def bundle_path(path: Path) -> Path:
     return path / "model" if (path / "model" / "bundle.json").exists() else path
 
 
-def detector_method(name: str, path: Path) -> Method:
-    """A detector bundle, loaded once, flagged at its own threshold."""
+def _probability(model: Any, case: Case) -> NDArray[np.float64]:
     from fringenet.detect import ArraySource, predict_scene
+
+    source = ArraySource(
+        case.wrapped_phase, pixel_size_m=case.pixel_size_m, wavelength_m=case.wavelength_m,
+        coherence=case.coherence, zero_is_nodata=True, name=case.name,
+    )  # fmt: skip
+    with warnings.catch_warnings():  # all-NaN coherence of no-data pixels in stack channels
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(predict_scene(model, source, window=None, overlap=32), dtype=np.float64)
+
+
+def _shown(path: Path) -> str:
+    shown = path.resolve()
+    return (shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown).as_posix()
+
+
+def detector_method(name: str, path: Path, mask: Path | None = None) -> Method:
+    """A detector bundle, loaded once, flagged at its own threshold; with ``mask``, minus what that
+    Mask Net bundle calls unusable at its threshold (as ``fringenet detect`` does by default)."""
     from fringenet.models.bundle import load_bundle
 
     model = load_bundle(bundle_path(path))
+    masknet = load_bundle(bundle_path(mask)) if mask is not None else None
     threshold = float(model[1].threshold)
 
     def run(case: Case) -> NDArray[np.bool_]:
-        source = ArraySource(
-            case.wrapped_phase, pixel_size_m=case.pixel_size_m, wavelength_m=case.wavelength_m,
-            coherence=case.coherence, zero_is_nodata=True, name=case.name,
-        )  # fmt: skip
-        with warnings.catch_warnings():  # all-NaN coherence of no-data pixels in stack channels
-            warnings.simplefilter("ignore", RuntimeWarning)
-            probability = predict_scene(model, source, window=None, overlap=32)
-        return np.nan_to_num(probability, nan=0.0) >= threshold
+        flags = np.nan_to_num(_probability(model, case), nan=0.0) >= threshold
+        if masknet is not None:
+            flags &= np.nan_to_num(_probability(masknet, case), nan=1.0) < float(masknet[1].threshold)
+        return flags
 
-    shown = path.resolve()
-    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
-    return Method(name, run, f"bundle `{shown.as_posix()}` at its threshold {threshold:g}")
+    text = f"bundle `{_shown(path)}` at its threshold {threshold:g}"
+    if masknet is not None:
+        text += f", minus the unusable pixels of the Mask Net `{_shown(mask)}` (threshold {masknet[1].threshold:g})"
+    return Method(name, run, text)
 
 
 def default_methods(models: Sequence[tuple[str, Path]]) -> list[Method]:
@@ -295,6 +310,12 @@ def default_methods(models: Sequence[tuple[str, Path]]) -> list[Method]:
     torch.set_num_threads(2)
     methods = [detector_method(name, path) for name, path in models]
     methods.append(detector_method("shipped detector", Path(shipped_bundle("detector"))))
+    methods.append(
+        detector_method(
+            "shipped detector + Mask Net (detect's default)", Path(shipped_bundle("detector")),
+            Path(shipped_bundle("masknet")),
+        )
+    )  # fmt: skip
     if OLD_DETECTOR.is_dir():
         methods.append(detector_method("previous detector (before issue 11)", OLD_DETECTOR))
     methods += [rule_method(), stacked_otsu_method()]

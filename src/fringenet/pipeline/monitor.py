@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
@@ -75,6 +75,16 @@ class DetectConfig(BaseModel):
     )
     workers: int = Field(2, ge=1, le=256, description="Workers of the LocalCluster.")
 
+    @field_validator("target_type")
+    @classmethod
+    def _known_target_type(cls, value: str) -> str:
+        from fringenet.detect.filters import DEFAULT_MIN_SLOPE_DEG
+
+        name = value.strip().lower().replace("-", "_").replace(" ", "_")
+        if name not in DEFAULT_MIN_SLOPE_DEG:
+            raise ValueError(f"unknown target type {value!r}; one of {', '.join(DEFAULT_MIN_SLOPE_DEG)}")
+        return name
+
 
 class MonitorConfig(DetectConfig):
     """Settings of the whole chain (``fringenet monitor``)."""
@@ -125,7 +135,30 @@ def open_input(path: str | Path | xr.Dataset, *, stack_only: bool = False) -> xr
     phase = ds["wrapped_phase"] if "wrapped_phase" in ds else ds["unwrapped_phase"]
     if not bool(np.isfinite(phase).any()):
         raise InputError(source, "has no valid pixel (the phase is NaN everywhere)")
+    if "wrapped_phase" in ds:
+        check_wrapped_radians(float(np.abs(ds["wrapped_phase"]).max()), source)
     return ds
+
+
+def check_wrapped_radians(largest: float, source: str) -> None:
+    """Refuse wrapped phase that cannot be radians in [-π, π] (``largest``: its largest |value|).
+
+    Degrees (±180) or scaled integers (e.g. milliradians, ±3142) would otherwise be wrapped again and
+    scanned as noise; an all-zero raster is a product without phase.
+    """
+    if largest == 0.0:
+        raise InputError(source, "the wrapped phase is 0 everywhere: no interferometric signal")
+    if largest <= np.pi * 1.001:
+        return
+    if largest <= 180.5:
+        unit = "degrees (values up to ±180): multiply by π/180"
+    elif largest <= 3141.6 * 1.001:
+        unit = "milliradians or scaled integers (values up to ±3142): divide by 1000"
+    else:
+        unit = "a scaled or unwrapped phase"
+    raise InputError(
+        source, f"wrapped phase reaches ±{largest:.4g}, outside ±π radians; it looks like {unit}"
+    )
 
 
 def _bundle(path: Path | None, name: str) -> Path:

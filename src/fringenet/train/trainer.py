@@ -12,6 +12,8 @@ import contextlib
 import csv
 import io
 import math
+import pickle
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,9 +188,19 @@ def restore_checkpoint(
 
     ``check`` sees the checkpoint first and returns why it does not belong to this run (or None);
     that becomes an :class:`InputError` before anything is loaded. Returns the whole checkpoint
-    (history, best, epoch, ...).
+    (history, best, epoch, ...). Only tensors and plain Python values are unpickled, so a
+    crafted checkpoint cannot run code: anything else is an :class:`InputError`.
     """
-    state = torch.load(last, map_location=device, weights_only=False)
+    try:
+        state = torch.load(last, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        what = f"it refers to code ({found.group(1)})" if found else "it is not a readable checkpoint"
+        raise InputError(
+            last, f"cannot be loaded safely: {what}; delete it to start a new run, or use another --out"
+        ) from err
+    if not isinstance(state, dict):
+        raise InputError(last, f"not a training checkpoint (holds a {type(state).__name__}, not a dict)")
     problem = check(state)
     if problem:
         raise InputError(last, problem)
