@@ -263,7 +263,7 @@ def bundle_path(path: Path) -> Path:
     return path / "model" if (path / "model" / "bundle.json").exists() else path
 
 
-def _probability(model: Any, case: Case) -> NDArray[np.float64]:
+def _probability(model: Any, case: Case, window: int | None = None) -> NDArray[np.float64]:
     from fringenet.detect import ArraySource, predict_scene
 
     source = ArraySource(
@@ -272,7 +272,7 @@ def _probability(model: Any, case: Case) -> NDArray[np.float64]:
     )  # fmt: skip
     with warnings.catch_warnings():  # all-NaN coherence of no-data pixels in stack channels
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(predict_scene(model, source, window=None, overlap=32), dtype=np.float64)
+        return np.asarray(predict_scene(model, source, window=window, overlap=32), dtype=np.float64)
 
 
 def _shown(path: Path) -> str:
@@ -280,9 +280,10 @@ def _shown(path: Path) -> str:
     return (shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown).as_posix()
 
 
-def detector_method(name: str, path: Path, mask: Path | None = None) -> Method:
-    """A detector bundle, loaded once, flagged at its own threshold; with ``mask``, minus what that
-    Mask Net bundle calls unusable at its threshold (as ``fringenet detect`` does by default)."""
+def detector_method(name: str, path: Path, mask: Path | None = None, window: int | None = None) -> Method:
+    """A detector bundle, loaded once, flagged at its own threshold, scanned with ``window`` px windows
+    (default: the bundle's); with ``mask``, minus what that Mask Net bundle calls unusable at its
+    threshold (as ``fringenet detect`` does by default)."""
     from fringenet.models.bundle import load_bundle
 
     model = load_bundle(bundle_path(path))
@@ -290,25 +291,27 @@ def detector_method(name: str, path: Path, mask: Path | None = None) -> Method:
     threshold = float(model[1].threshold)
 
     def run(case: Case) -> NDArray[np.bool_]:
-        flags = np.nan_to_num(_probability(model, case), nan=0.0) >= threshold
+        flags = np.nan_to_num(_probability(model, case, window), nan=0.0) >= threshold
         if masknet is not None:
             flags &= np.nan_to_num(_probability(masknet, case), nan=1.0) < float(masknet[1].threshold)
         return flags
 
     text = f"bundle `{_shown(path)}` at its threshold {threshold:g}"
+    if window is not None:
+        text += f", {window} px windows"
     if masknet is not None:
         text += f", minus the unusable pixels of the Mask Net `{_shown(mask)}` (threshold {masknet[1].threshold:g})"
     return Method(name, run, text)
 
 
-def default_methods(models: Sequence[tuple[str, Path]]) -> list[Method]:
+def default_methods(models: Sequence[tuple[str, Path, int | None]]) -> list[Method]:
     import torch
 
     import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
     from fringenet.models.shipped import shipped_bundle
 
     torch.set_num_threads(2)
-    methods = [detector_method(name, path) for name, path in models]
+    methods = [detector_method(name, path, window=window) for name, path, window in models]
     methods.append(detector_method("shipped detector", Path(shipped_bundle("detector"))))
     methods.append(
         detector_method(
@@ -676,16 +679,22 @@ def write_docs(body: str, path: Path = DOCS) -> None:
 # ------------------------------------------------------------------------------------------- main
 
 
-def parse_model(text: str) -> tuple[str, Path]:
+def parse_model(text: str) -> tuple[str, Path, int | None]:
+    """``NAME=PATH`` or ``NAME=PATH@WINDOW`` (scan with WINDOW px windows instead of the bundle's)."""
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH[@WINDOW], got {text!r}")
     name, path = text.split("=", 1)
-    return name, Path(path)
+    path, _, window = path.partition("@")
+    if window and not window.isdigit():
+        raise argparse.ArgumentTypeError(f"window must be a whole number of pixels, got {window!r}")
+    return name, Path(path), int(window) if window else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", type=parse_model, default=[], metavar="NAME=PATH")
+    parser.add_argument(
+        "--model", action="append", type=parse_model, default=[], metavar="NAME=PATH[@WINDOW]"
+    )
     parser.add_argument("--quick", action="store_true", help="20 scenes (smoke run)")
     parser.add_argument("--n-scenes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
@@ -693,6 +702,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--figure", type=Path, default=FIGURE)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--no-real", action="store_true", help="skip data set B")
+    parser.add_argument(
+        "--candidates-only", action="store_true", help="score only the --model bundles (model selection)"
+    )
     args = parser.parse_args(argv)
     n_scenes = 20 if args.quick else args.n_scenes
     start = time.perf_counter()
@@ -703,6 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"data set A: {len(cases)} scenes in {time.perf_counter() - t0:.1f} s (cache {args.cache})",
           file=sys.stderr)  # fmt: skip
     methods = default_methods(args.model)
+    if args.candidates_only:
+        methods = methods[: len(args.model)]
     names = [m.name for m in methods]
 
     examples = _examples(cases)

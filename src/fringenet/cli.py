@@ -7,12 +7,16 @@ line ``error: <file>: <problem>`` and exit code 2, not a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import importlib
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import typer
+from typer.core import TyperCommand
 
 from fringenet import __version__
 from fringenet.errors import FringenetError
@@ -35,16 +39,108 @@ app.add_typer(models_app, name="models")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Scenario = Annotated[
-    str,
+Scenario = Annotated[str | None, typer.Option()]  # help and values from SimulationConfig (see _schema)
+Size = Annotated[tuple[int, int] | None, typer.Option(help="Height and width (px).")]
+Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")]
+SimSeed = Annotated[int | None, typer.Option(help="Random seed: the same seed gives the same bytes.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+
+
+def _variable(value: str) -> str:
+    from fringenet.io.schema import VARIABLES
+
+    if value not in VARIABLES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(VARIABLES)}")
+    return value
+
+
+Variable = Annotated[
+    str | None,
     typer.Option(
-        help="landslide | rockglacier | subsidence | volcano | earthquake | mixed, or a hard negative: "
-        "atmosphere_only | decorrelated | stratified"
+        parser=_variable,
+        help="What generic GeoTIFFs hold (wrapped_phase, unwrapped_phase, coherence, ...), for names such as "
+        "ifg_20200101_20200113.tif. Default: from the name (LiCSAR kinds, unw/pha/cc/coh... hints, tags); for a "
+        "name with pair dates but no hint, from the values: within ±π and spanning over π is wrapped phase, "
+        "beyond ±π (and not ±180 / ±3142, degrees / milliradians) unwrapped phase, with a note; anything else "
+        "(e.g. values in [0, 1]) is refused. A folder's first file decides for all.",
     ),
 ]
-Size = Annotated[tuple[int, int], typer.Option(help="Height and width (px).")]
-Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+
+DETECT = "fringenet.pipeline.monitor:DetectConfig"
+MONITOR = "fringenet.pipeline.monitor:MonitorConfig"
+TIMESERIES = "fringenet.pipeline.timeseries:TimeseriesConfig"
+SIMULATION = "fringenet.simulate.config:SimulationConfig"
+DATASET, SIMULATED, REAL = (
+    f"fringenet.data.config:{n}" for n in ("DatasetConfig", "SimulatedSource", "RealSource")
+)
+
+
+def _schema(*schemas: str, **renamed: str | tuple[str, ...]) -> type[TyperCommand]:
+    """A command class whose options stand for fields of pydantic config schemas (``"module:Class"``).
+
+    An option is the first schema's field of its own name, or ``renamed[name]`` (a tuple for a tuple
+    option, ``()`` for none). Its help is the field's description unless it has its own, an option
+    defaulting to None shows the field's default, a Literal field lists its values; a value given is
+    checked as the field checks it (bounds, values, validators) when the command line is parsed, before
+    any data is read or model loaded. The schemas are imported only then: ``fringenet --help`` stays fast.
+    """
+
+    def fields_of(param: Any) -> list[tuple[Any, str, Any]]:
+        """(schema, field name, FieldInfo) of each field the option stands for."""
+        names = renamed.get(param.name, param.name)
+        models = [getattr(importlib.import_module(m), c) for m, c in (s.split(":") for s in schemas)]
+        found = []
+        for name in (names,) if isinstance(names, str) else names:
+            found += [(m, name, m.model_fields[name]) for m in models if name in m.model_fields][:1]
+        return found
+
+    class SchemaCommand(TyperCommand):
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            rest = super().parse_args(ctx, args)
+            params: list[Any] = self.params  # typer's options and arguments
+            for param in params:
+                value, found = ctx.params.get(param.name), fields_of(param)
+                if value is None or not found:
+                    continue
+                for (model, name, _), item in zip(found, value if len(found) > 1 else (value,), strict=True):
+                    problem = _field_problem(model, name, item)
+                    if problem:
+                        problem = f"{name}: {problem}" if len(found) > 1 else problem
+                        raise typer.BadParameter(problem, ctx=ctx, param=param)
+            return rest
+
+        def format_help(self, ctx: Any, formatter: Any) -> None:
+            from pydantic_core import PydanticUndefined
+
+            params: list[Any] = self.params
+            for param in params:
+                found = fields_of(param)
+                if not found:
+                    continue
+                param.help = param.help or found[0][2].description
+                defaults = [field.default for _, _, field in found]
+                if param.default is None and all(d not in (None, PydanticUndefined) for d in defaults):
+                    param.default = defaults[0] if len(defaults) == 1 else tuple(defaults)
+                    param.show_default = True
+                choices = [get_args(t) for t in (found[0][2].annotation, *get_args(found[0][2].annotation))
+                           if get_origin(t) is Literal]  # fmt: skip
+                if choices:
+                    param.metavar = "|".join(map(str, choices[0]))
+            super().format_help(ctx, formatter)  # the program ends after its help: no need to restore
+
+    return SchemaCommand
+
+
+def _field_problem(model: Any, name: str, value: Any) -> str | None:
+    """What the config field ``name`` of ``model`` says is wrong with ``value`` (None: nothing)."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate({name: value})
+    except ValidationError as err:  # errors of other fields (required ones, cross-field rules) are not ours
+        problems = [e["msg"].removeprefix("Value error, ") for e in err.errors() if e["loc"][:1] == (name,)]
+        return "; ".join(problems) or None
+    return None
 
 
 def _clear_errors(func: F) -> F:
@@ -96,13 +192,13 @@ ConfigOpt = Annotated[
 ]
 
 
-@simulate_app.command("pair")
+@simulate_app.command("pair", cls=_schema(SIMULATION, size=("height", "width")))
 @_clear_errors
 def simulate_pair_cmd(
     out: Out,
-    seed: Seed = 0,
-    size: Size = (256, 256),
-    scenario: Scenario = "mixed",
+    seed: SimSeed = None,
+    size: Size = None,
+    scenario: Scenario = None,
     config: ConfigOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing simulation in --out.")] = False,
 ) -> None:
@@ -114,13 +210,13 @@ def simulate_pair_cmd(
     _print_simulation(result)
 
 
-@simulate_app.command("stack")
+@simulate_app.command("stack", cls=_schema(SIMULATION, size=("height", "width"), dates="n_dates"))
 @_clear_errors
 def simulate_stack_cmd(
     out: Out,
-    seed: Seed = 0,
-    size: Size = (256, 256),
-    scenario: Scenario = "mixed",
+    seed: SimSeed = None,
+    size: Size = None,
+    scenario: Scenario = None,
     dates: Annotated[int | None, typer.Option(help="Number of acquisitions.")] = None,
     config: ConfigOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing simulation in --out.")] = False,
@@ -156,34 +252,39 @@ def simulate_gallery_cmd(out: Out = Path("docs/images/simulator"), seed: Seed = 
 @_clear_errors
 def info(
     path: Annotated[Path, typer.Argument(help="A product: GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder.")],
+    variable: Variable = None,
 ) -> None:
     """Describe a product: variables, grid, CRS, dates, wavelength."""
     from fringenet.io.open import describe, open_product
 
-    typer.echo(describe(open_product(path)))
+    ds = open_product(path, variable=variable)
+    typer.echo(describe(ds))
+    for note in ds.encoding.get("notes", []):
+        typer.echo(f"note: {note}")
 
 
-@app.command()
+@app.command(cls=_schema(TIMESERIES, method="unwrap_method"))
 @_clear_errors
 def unwrap(
     path: Annotated[Path, typer.Argument(help="Wrapped interferogram (GeoTIFF/NetCDF) or a stack.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output GeoTIFF (a pair) or NetCDF (a stack).")],
-    method: Annotated[str, typer.Option(help="snaphu | whirlwind")] = "snaphu",
+    method: Annotated[str, typer.Option(help="Unwrapper.")] = "snaphu",
     coherence: Annotated[
         Path | None, typer.Option(help="Coherence raster, when not beside the phase.")
     ] = None,
     nlooks: Annotated[float, typer.Option(help="Effective number of looks.")] = 1.0,
+    variable: Variable = None,
 ) -> None:
     """Unwrap a wrapped interferogram (or every pair of a stack)."""
     from fringenet.pipeline.unwrap import run_unwrap
 
-    result = run_unwrap(path, out, method=method, coherence_path=coherence, nlooks=nlooks)
+    result = run_unwrap(path, out, method=method, coherence_path=coherence, nlooks=nlooks, variable=variable)
     for note in result.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {result.path}")
 
 
-@app.command()
+@app.command(cls=_schema(TIMESERIES, method="unwrap_method", reference="reference_yx"))
 @_clear_errors
 def timeseries(
     stack: Annotated[
@@ -191,31 +292,26 @@ def timeseries(
         typer.Argument(help="A stack: folder of per-pair GeoTIFFs, NetCDF, Zarr, MintPy ifgramStack.h5."),
     ],
     out: Out,
-    method: Annotated[
-        str, typer.Option(help="Unwrapper for wrapped-only stacks: snaphu | whirlwind")
-    ] = "snaphu",
-    reference: Annotated[
-        tuple[int, int] | None,
-        typer.Option(help="Row and column of a stable reference point (default: scene median)."),
-    ] = None,
-    min_coherence: Annotated[float, typer.Option(help="Drop pixels of a pair below this coherence.")] = 0.0,
+    method: Annotated[str | None, typer.Option()] = None,
+    reference: Annotated[tuple[int, int] | None, typer.Option()] = None,
+    min_coherence: Annotated[float | None, typer.Option()] = None,
     nodata: Annotated[
         float | None, typer.Option(help="Raster value meaning no data (e.g. 0 for ROI_PAC/PyRate).")
     ] = None,
     wavelength: Annotated[
         float | None, typer.Option(help="Radar wavelength (m) when the files carry none.")
     ] = None,
+    variable: Variable = None,
 ) -> None:
     """Invert a small-baseline stack (SBAS): velocity.tif (m/yr), timeseries.nc and MintPy .h5 files."""
     from fringenet.config import validate_config
     from fringenet.pipeline.timeseries import TimeseriesConfig, run_timeseries
 
+    given = {"unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence}
     cfg = validate_config(
-        TimeseriesConfig,
-        {"unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence},
-        source="command line",
+        TimeseriesConfig, {k: v for k, v in given.items() if v is not None}, source="command line"
     )
-    result = run_timeseries(stack, out, cfg, nodata=nodata, wavelength_m=wavelength)
+    result = run_timeseries(stack, out, cfg, nodata=nodata, wavelength_m=wavelength, variable=variable)
     for note in result.notes:
         typer.echo(f"note: {note}")
     v = result.timeseries["los_velocity"]
@@ -233,16 +329,23 @@ def timeseries(
 @_clear_errors
 def config_cmd(
     name: Annotated[
-        str,
-        typer.Argument(
-            help="simulation | timeseries | dataset | train | train-detector | train-masknet | detect | monitor | "
-            "sequences | train-temporal"
-        ),
+        Literal[
+            "simulation",
+            "timeseries",
+            "dataset",
+            "train",
+            "train-detector",
+            "train-masknet",
+            "detect",
+            "monitor",
+            "sequences",
+            "train-temporal",
+        ],
+        typer.Argument(help="The workflow."),
     ],
 ) -> None:
     """Print a workflow's default configuration as commented YAML."""
     from fringenet.config import to_commented_yaml
-    from fringenet.errors import InputError
 
     if name == "simulation":
         from fringenet.simulate.config import SimulationConfig
@@ -273,16 +376,10 @@ def config_cmd(
         from fringenet.train.temporal import TemporalTrainConfig
 
         typer.echo(to_commented_yaml(TemporalTrainConfig(dataset=Path("DATASET"))), nl=False)
-    elif name in ("detect", "monitor"):
+    else:
         from fringenet.pipeline.monitor import DetectConfig, MonitorConfig
 
         typer.echo(to_commented_yaml(DetectConfig() if name == "detect" else MonitorConfig()), nl=False)
-    else:
-        raise InputError(
-            name,
-            "unknown workflow; choose simulation, timeseries, dataset, train, train-detector, train-masknet, "
-            "detect, monitor, sequences or train-temporal",
-        )
 
 
 def _yaml_mapping(path: Path | None) -> dict[str, Any]:
@@ -292,7 +389,18 @@ def _yaml_mapping(path: Path | None) -> dict[str, Any]:
     return {} if path is None else read_yaml_mapping(path)
 
 
-@dataset_app.command("build")
+@dataset_app.command(
+    "build",
+    cls=_schema(
+        DATASET,
+        REAL,  # before SIMULATED: --coherence is the real product's
+        SIMULATED,
+        simulate="n_scenes",
+        scene_size=("height", "width"),
+        channels=(),
+        wavelength="wavelength_m",
+    ),
+)
 @_clear_errors
 def dataset_build(
     out: Out,
@@ -300,9 +408,7 @@ def dataset_build(
         Path | None, typer.Option(help="Dataset config YAML (see `fringenet config dataset`).")
     ] = None,
     simulate: Annotated[int | None, typer.Option(help="Number of simulated scenes.")] = None,
-    scenario: Annotated[
-        str | None, typer.Option(help="Scenario of the simulated scenes (default mixed).")
-    ] = None,
+    scenario: Annotated[str | None, typer.Option()] = None,
     scene_size: Annotated[
         tuple[int, int] | None, typer.Option(help="Simulated scene height and width.")
     ] = None,
@@ -318,6 +424,7 @@ def dataset_build(
     wavelength: Annotated[
         float | None, typer.Option(help="Wavelength (m) if --product carries none.")
     ] = None,
+    variable: Variable = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the simulation and the splits.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
@@ -353,7 +460,7 @@ def dataset_build(
             "coherence": coherence,
             "dem": dem,
         }
-        source |= {"nodata": nodata, "wavelength_m": wavelength}
+        source |= {"nodata": nodata, "wavelength_m": wavelength, "variable": variable}
         raw["real"] = [*raw.get("real", []), {k: v for k, v in source.items() if v is not None}]
     cfg = validate_config(DatasetConfig, raw, source=config or "command line")
     summary = run_build_dataset(cfg, out, overwrite=overwrite, progress=True)
@@ -458,7 +565,9 @@ def train(
 def evaluate(
     model: Annotated[Path, typer.Option(help="A run folder (holding model/) or a model bundle folder.")],
     data: Annotated[Path, typer.Option(help="Patch dataset folder.")],
-    split: Annotated[str, typer.Option(help="Split to score (the threshold is chosen on val).")] = "test",
+    split: Annotated[
+        Literal["test", "train"], typer.Option(help="Split to score (the threshold is chosen on val).")
+    ] = "test",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default MODEL/eval-SPLIT).")
     ] = None,
@@ -485,16 +594,23 @@ Model = Annotated[
 RunConfig = Annotated[
     Path | None, typer.Option("--config", help="YAML settings (see `fringenet config monitor`).")
 ]
-Mask = Annotated[str | None, typer.Option(help="Unusable-phase mask: masknet | otsu | none.")]
-TargetType = Annotated[
-    str | None,
-    typer.Option(help="landslide | rock_glacier | volcanic | subsidence | mining | coseismic | deformation."),
+# help, default, values and checks of these come from DetectConfig / MonitorConfig (see _schema)
+Mask = Annotated[str | None, typer.Option()]
+MaskModel = Annotated[Path | None, typer.Option()]
+TargetType = Annotated[str | None, typer.Option()]
+MinSlope = Annotated[float | None, typer.Option("--min-slope")]
+Threshold = Annotated[float | None, typer.Option()]
+Window = Annotated[int | None, typer.Option()]
+Overlap = Annotated[int | None, typer.Option()]
+BatchSize = Annotated[int | None, typer.Option()]
+MinPixels = Annotated[int | None, typer.Option()]
+Device = Annotated[str | None, typer.Option()]
+Precision = Annotated[str | None, typer.Option()]
+Scheduler = Annotated[str | None, typer.Option()]
+Workers = Annotated[int | None, typer.Option()]
+RunOverwrite = Annotated[
+    bool, typer.Option(help="Replace a previous run in --out (only the files fringenet wrote there).")
 ]
-MinSlope = Annotated[float | None, typer.Option(help="Slope filter (deg); default by target type.")]
-Scheduler = Annotated[
-    str | None, typer.Option(help="local (a Dask LocalCluster) | inline (no Dask) | tcp://HOST:PORT.")
-]
-Workers = Annotated[int | None, typer.Option(help="Workers of the LocalCluster.")]
 
 
 def _run_settings(config: Path | None, **options: Any) -> dict[str, Any]:
@@ -502,6 +618,18 @@ def _run_settings(config: Path | None, **options: Any) -> dict[str, Any]:
     raw = _yaml_mapping(config)
     raw.update({k: v for k, v in options.items() if v is not None})
     return raw
+
+
+@contextlib.contextmanager
+def _no_folder_on_error(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` when the run fails on an input and the folder did not exist before it."""
+    existed = folder.exists()
+    try:
+        yield
+    except FringenetError:
+        if not existed and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _print_run(result: Any) -> None:
@@ -515,7 +643,7 @@ def _print_run(result: Any) -> None:
         typer.echo(f"{name}: {path}")
 
 
-@app.command()
+@app.command(cls=_schema(DETECT))
 @_clear_errors
 def detect(
     input_path: Annotated[
@@ -525,29 +653,37 @@ def detect(
     model: Model = None,
     config: RunConfig = None,
     mask: Mask = None,
+    mask_model: MaskModel = None,
     target_type: TargetType = None,
-    min_slope: MinSlope = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Probability threshold (default: the model's).")
-    ] = None,
-    window: Annotated[int | None, typer.Option(help="Window side (px; default: the model's).")] = None,
-    overlap: Annotated[int | None, typer.Option(help="Window overlap (px).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps.")] = None,
+    min_slope_deg: MinSlope = None,
+    threshold: Threshold = None,
+    window: Window = None,
+    overlap: Overlap = None,
+    batch_size: BatchSize = None,
+    min_pixels: MinPixels = None,
+    device: Device = None,
+    precision: Precision = None,
     scheduler: Scheduler = None,
     workers: Workers = None,
+    variable: Variable = None,
+    overwrite: RunOverwrite = False,
 ) -> None:
     """Scan a whole scene: probability and detection rasters, target polygons (GeoJSON)."""
     from fringenet.config import validate_config
     from fringenet.pipeline.monitor import DetectConfig, run_detect
 
     raw = _run_settings(
-        config, model=model, mask=mask, target_type=target_type, min_slope_deg=min_slope, threshold=threshold,
-        window=window, overlap=overlap, device=device, scheduler=scheduler, workers=workers,
+        config, model=model, mask=mask, mask_model=mask_model, target_type=target_type,
+        min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
+        min_pixels=min_pixels, device=device, precision=precision, scheduler=scheduler, workers=workers,
+        variable=variable,
     )  # fmt: skip
-    _print_run(run_detect(input_path, out, validate_config(DetectConfig, raw, source=config or "options")))
+    cfg = validate_config(DetectConfig, raw, source=config or "options")
+    with _no_folder_on_error(out):
+        _print_run(run_detect(input_path, out, cfg, overwrite=overwrite))
 
 
-@app.command()
+@app.command(cls=_schema(MONITOR))
 @_clear_errors
 def monitor(
     stack: Annotated[
@@ -557,26 +693,41 @@ def monitor(
     model: Model = None,
     config: RunConfig = None,
     mask: Mask = None,
+    mask_model: MaskModel = None,
     target_type: TargetType = None,
-    min_slope: MinSlope = None,
-    unwrapper: Annotated[str | None, typer.Option(help="snaphu | whirlwind | punet.")] = None,
-    inventory: Annotated[
-        Path | None,
-        typer.Option(help="Inventory GeoPackage that accumulates runs (default OUT/inventory.gpkg)."),
-    ] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps.")] = None,
+    min_slope_deg: MinSlope = None,
+    threshold: Threshold = None,
+    window: Window = None,
+    overlap: Overlap = None,
+    batch_size: BatchSize = None,
+    min_pixels: MinPixels = None,
+    unwrapper: Annotated[str | None, typer.Option()] = None,
+    punet_model: Annotated[Path | None, typer.Option()] = None,
+    margin_px: Annotated[int | None, typer.Option()] = None,
+    min_coherence: Annotated[float | None, typer.Option()] = None,
+    max_crop_px: Annotated[int | None, typer.Option()] = None,
+    inventory: Annotated[Path | None, typer.Option()] = None,
+    device: Device = None,
+    precision: Precision = None,
     scheduler: Scheduler = None,
     workers: Workers = None,
+    variable: Variable = None,
+    overwrite: RunOverwrite = False,
 ) -> None:
     """The detection-first chain: mask, detect, then unwrap and invert only around each target; report."""
     from fringenet.config import validate_config
     from fringenet.pipeline.monitor import MonitorConfig, run_monitor
 
     raw = _run_settings(
-        config, model=model, mask=mask, target_type=target_type, min_slope_deg=min_slope, unwrapper=unwrapper,
-        inventory=inventory, device=device, scheduler=scheduler, workers=workers,
+        config, model=model, mask=mask, mask_model=mask_model, target_type=target_type,
+        min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
+        min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, margin_px=margin_px,
+        min_coherence=min_coherence, max_crop_px=max_crop_px, inventory=inventory, device=device,
+        precision=precision, scheduler=scheduler, workers=workers, variable=variable,
     )  # fmt: skip
-    _print_run(run_monitor(stack, out, validate_config(MonitorConfig, raw, source=config or "options")))
+    cfg = validate_config(MonitorConfig, raw, source=config or "options")
+    with _no_folder_on_error(out):
+        _print_run(run_monitor(stack, out, cfg, overwrite=overwrite))
 
 
 @app.command()
@@ -601,6 +752,7 @@ def explain(
     ] = None,
     run: Annotated[Path | None, typer.Option(help="The detect/monitor run folder of --target.")] = None,
     window: Annotated[int | None, typer.Option(help="Window side (px; default: the model's).")] = None,
+    variable: Variable = None,
 ) -> None:
     """Show what a time-series model attends to around one pixel or target: figures and attention.json."""
     from fringenet.errors import InputError
@@ -610,7 +762,10 @@ def explain(
     by_pixel, by_target = row is not None and col is not None, target is not None and run is not None
     if by_pixel == by_target or (not by_pixel and (row is not None or col is not None)):
         raise InputError("explain", "give either --row and --col, or --target and --run")
-    ds = open_input(stack, stack_only=True)
+    notes: list[str] = []
+    ds = open_input(stack, stack_only=True, notes=notes, variable=variable)
+    for note in notes:
+        typer.echo(f"note: {note}")
     if by_target:
         assert target is not None and run is not None
         row, col = target_pixel(run, target, ds)
@@ -654,7 +809,7 @@ def models_list() -> None:
 @_clear_errors
 def models_ship(
     bundle: Annotated[Path, typer.Argument(help="A trained bundle folder (e.g. runs/x/model).")],
-    name: Annotated[str, typer.Option(help="detector | masknet | punet.")],
+    name: Annotated[str, typer.Option(help="Name of a shipped model (see `fringenet models list`).")],
 ) -> None:
     """Copy a trained bundle into the package as a shipped model (<= 20 MB)."""
     from fringenet.models.shipped import ship_bundle
@@ -662,7 +817,7 @@ def models_ship(
     typer.echo(f"wrote {ship_bundle(bundle, name)}")
 
 
-@app.command()
+@app.command(cls=_schema(MONITOR))
 @_clear_errors
 def demo(
     out: Out = Path("demo_output"),

@@ -32,3 +32,10 @@ class InputError(FringenetError, ValueError):
 
 class NetworkError(InputError):
     """A small-baseline network cannot be inverted (e.g. it is disconnected)."""
+
+
+class OutputError(InputError, OSError):
+    """An output cannot be written (a file where a folder is needed, no permission, disk full).
+
+    It names the output the user gave, never a temporary file, and is also an :class:`OSError`.
+    """

@@ -109,6 +109,11 @@ class RealSource(BaseModel):
     wavelength_m: float | None = Field(
         None, gt=0.0, description="Radar wavelength when the files carry none (m)."
     )
+    variable: str | None = Field(
+        None,
+        description="What the product's GeoTIFFs hold (e.g. wrapped_phase) when their names do not say; "
+        "default: from the name, else from the values (within ±π: wrapped phase).",
+    )
     all_touched: bool = Field(
         False, description="Burn every pixel a polygon touches, not just centres inside."
     )

@@ -24,7 +24,7 @@ from rasterio.windows import Window
 from fringenet.conventions import SENTINEL1_WAVELENGTH_M, wrap
 from fringenet.data.channels import PairLayers
 from fringenet.errors import InputError
-from fringenet.io.geotiff import infer_variable
+from fringenet.io.geotiff import gdal_reason, infer_variable, truncation
 from fringenet.io.schema import EARTH_METRES_PER_DEGREE, PAIR_DIM, pixel_size_m
 
 PathArg = str | PathLike[str]
@@ -144,8 +144,11 @@ class GeoTiffSource:
                         "shape": (src.height, src.width), "transform": src.transform, "crs": src.crs,
                         "count": src.count, "dtype": src.dtypes[0], "tags": src.tags(),
                     }  # fmt: skip
+                    damage = truncation(src, path)
             except (RasterioError, OSError) as err:
-                raise InputError(path, f"not a readable raster ({err})") from err
+                raise InputError(path, f"not a readable raster ({gdal_reason(err)})") from err
+            if damage is not None:
+                raise InputError(path, f"corrupt or truncated GeoTIFF ({damage})")
             out.extend((path, b) for b in range(1, self._headers[path]["count"] + 1))
         return out
 
@@ -166,7 +169,7 @@ class GeoTiffSource:
             with rasterio.open(path) as src:
                 data = src.read(index, window=window, masked=True)
         except (RasterioError, OSError) as err:
-            raise InputError(path, f"pixels cannot be read ({err})") from err
+            raise InputError(path, f"corrupt or truncated GeoTIFF ({gdal_reason(err)})") from err
         values = np.ma.filled(data.astype(np.float32), np.nan)
         if self.nodata is not None:
             values[values == self.nodata] = np.nan

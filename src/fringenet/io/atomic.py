@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -10,7 +11,13 @@ from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
-from fringenet.errors import InputError
+from fringenet.errors import InputError, OutputError
+
+#: Names of what :func:`atomic_path` leaves behind when its process is killed: the temporary
+#: ``.{stem}.{10 hex}.tmp{suffix}`` and the ``.{name}.{10 hex}.old`` copy of a folder being replaced;
+#: the SQLite sidecars (``-journal``, ``-wal``, ``-shm``) of a temporary GeoPackage are matched too.
+TEMPORARY_NAME = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{10}\.(?:tmp(?:\.[^.]+)?|old)$")
+_SIDECAR = re.compile(r"-(?:journal|wal|shm)$")
 
 
 @contextmanager
@@ -23,7 +30,9 @@ def atomic_path(path: str | PathLike[str], *, overwrite: bool = True) -> Iterato
 
     An existing ``path`` is replaced only by output of its own kind (a file by a file, a folder
     by a folder) and only with ``overwrite``; otherwise :class:`~fringenet.errors.InputError`
-    is raised and ``path`` is left untouched.
+    is raised and ``path`` is left untouched. A folder that cannot be written and the writer's
+    own OS errors (permission, disk full) raise :class:`~fringenet.errors.OutputError` naming
+    ``path``, never the temporary.
 
     Examples
     --------
@@ -33,7 +42,7 @@ def atomic_path(path: str | PathLike[str], *, overwrite: bool = True) -> Iterato
     target = Path(path)
     if not overwrite:
         _refuse_existing(target)  # before the writer runs, so a refusal costs no work
-    target.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(target.parent, target)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:10]}.tmp{target.suffix}")
     try:
         yield tmp
@@ -43,9 +52,77 @@ def atomic_path(path: str | PathLike[str], *, overwrite: bool = True) -> Iterato
             _refuse_existing(target)  # again: something may have appeared while writing
         _refuse_other_kind(tmp, target)
         _replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         _remove(tmp)
-        raise
+        clear = _naming_target(err, tmp, target)
+        if clear is None:
+            raise
+        raise clear from err
+
+
+def writable_folder(
+    folder: str | PathLike[str], target: str | PathLike[str] | None = None, *, create: bool = True
+) -> Path:
+    """Create ``folder`` (and its parents) and check that it can be written.
+
+    Raises :class:`~fringenet.errors.OutputError` naming ``target`` (default: ``folder``) when a
+    file stands where the folder should be or the folder is read-only. Without ``create`` only
+    checks, so that a run can fail before its work without leaving an empty folder.
+    """
+    folder = Path(folder)
+    named = folder if target is None else Path(target)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path.cwd())
+    if not existing.is_dir():
+        where = "is an existing file" if existing == named else f"cannot be written: {existing} is a file"
+        raise OutputError(named, f"{where}, not a folder (give a folder path)")
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(named, f"cannot be written ({err.strerror or err})") from err
+        existing = folder
+    if not _writable(existing):
+        raise OutputError(named, f"cannot be written (no write permission in {existing})")
+    return folder
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def remove_stale_temporaries(folder: str | PathLike[str], output: str | None = None) -> list[Path]:
+    """Remove what :func:`atomic_path` left in ``folder`` when its process was killed and return it.
+
+    Only names of fringenet's own pattern (:data:`TEMPORARY_NAME`) are touched, and with ``output``
+    (a file name, e.g. ``"inventory.gpkg"``) only the temporaries of that output.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = []
+    for path in sorted(folder.iterdir()):
+        found = TEMPORARY_NAME.match(_SIDECAR.sub("", path.name))
+        if found and (output is None or found["stem"] in (Path(output).stem, output)):
+            _remove(path)
+            stale.append(path)
+    return stale
+
+
+def _naming_target(err: BaseException, tmp: Path, target: Path) -> InputError | None:
+    """A writer's error as one naming ``target`` instead of its temporary; None keeps ``err``."""
+
+    def untemp(text: str) -> str:
+        return text.replace(str(tmp), str(target)).replace(tmp.name, target.name)
+
+    if isinstance(err, InputError):
+        if tmp.name not in str(err):
+            return None
+        source = target if err.source in (None, str(tmp)) else err.source
+        return InputError(source, untemp(err.problem))
+    if isinstance(err, OSError):  # also rasterio's RasterioIOError
+        reason = err.strerror if err.strerror and err.filename else str(err)
+        return OutputError(target, f"cannot be written ({untemp(reason)})")
+    return None
 
 
 def _refuse_existing(target: Path) -> None:

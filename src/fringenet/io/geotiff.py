@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from os import PathLike
 from pathlib import Path
@@ -13,6 +14,8 @@ import rasterio
 import rioxarray
 import xarray as xr
 from rasterio.errors import RasterioError
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
@@ -100,6 +103,71 @@ def _tag_dates(tags: dict[str, str]) -> tuple[pd.Timestamp, pd.Timestamp] | None
     return None
 
 
+def gdal_reason(err: BaseException) -> str:
+    """The innermost message of a GDAL error chain: rasterio's outer one says only "See previous
+    exception for details"."""
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return str(err).strip() or type(err).__name__
+
+
+def truncation(src: DatasetReader, path: Path) -> str | None:
+    """Why the open GeoTIFF ``src`` at ``path`` is cut short, or None when every pixel block is in the file.
+
+    Reads only the block table (microseconds per block) and, on a block past the end of the file,
+    that block for GDAL's own reason. A lazy reader calls this up front, so a truncated member of a
+    stack fails when the stack is opened, naming the file, not later inside a computation.
+    """
+    size = path.stat().st_size
+    height, width = src.block_shapes[0]
+    for band in src.indexes:
+        for row, col in itertools.product(range(0, src.height, height), range(0, src.width, width)):
+            key = f"{col // width}_{row // height}"
+            offset = src.get_tag_item(f"BLOCK_OFFSET_{key}", "TIFF", bidx=band)
+            nbytes = src.get_tag_item(f"BLOCK_SIZE_{key}", "TIFF", bidx=band)
+            if offset is None or nbytes is None:
+                return None  # not a GeoTIFF block table (another driver)
+            if int(offset) + int(nbytes) > size:
+                window = Window(col, row, min(width, src.width - col), min(height, src.height - row))
+                try:
+                    src.read(band, window=window)
+                except Exception as err:  # GDAL's CPLE_* errors are not all RasterioError
+                    return gdal_reason(err)
+                return f"{size} bytes, but pixel block {key} of band {band} ends at byte {int(offset) + int(nbytes)}"
+    return None
+
+
+def phase_from_values(path: Path, nodata: float | None = None) -> tuple[str | None, str]:
+    """The phase variable of an interferogram raster whose name and tags do not say, from its values.
+
+    Wrapped phase in radians fills most of [-π, π] (range over π); values beyond ±π are unwrapped phase,
+    unless they look like wrapped phase in degrees (±180) or milliradians (±3142). Anything else (values
+    in [0, 1]: coherence or a weak phase; integer rasters: scaled values) is not guessed. Returns the
+    name (None when not guessed) and a note saying what was inferred from which range.
+    """
+    with rasterio.open(path) as src:
+        if not np.issubdtype(np.dtype(src.dtypes[0]), np.floating):
+            return None, f" (integer raster, {src.dtypes[0]})"
+        band = src.read(1, masked=True)
+    values = band.compressed().astype(np.float64)
+    values = values[np.isfinite(values) & (values != (np.nan if nodata is None else nodata))]
+    if values.size == 0:
+        return None, " (no valid pixel)"
+    lo, hi = float(values.min()), float(values.max())
+    largest, span = max(abs(lo), abs(hi)), hi - lo
+    seen = f" (values {lo:.4g} to {hi:.4g})"
+    if largest <= np.pi * 1.001 and span >= np.pi:
+        name = "wrapped_phase"
+    elif largest > np.pi * 1.001 and not any(
+        largest <= k * np.pi * 1.001 and span >= k * np.pi for k in (180 / np.pi, 1000.0)
+    ):
+        name = "unwrapped_phase"
+    else:
+        return None, seen
+    kind = name.replace("_", " ")
+    return name, f"{path.name}: the name gives no variable; read as {kind}{seen} (--variable overrides)"
+
+
 def read_geotiff(
     path: str | PathLike[str],
     variable: str | None = None,
@@ -119,7 +187,9 @@ def read_geotiff(
         ``*.geo.hgt.tif``, ``*.geo.[ENU].tif``) and generic hints (``unw``, ``pha``, ``cc``,
         ``dem``, ``amp``...) give the variable; pair dates come from the name or from tags.
     variable
-        Vocabulary name to use instead of inferring it.
+        Vocabulary name to use instead of inferring it. A generic name with pair dates but no hint
+        (``ifg_20200101_20200113.tif``) is read as wrapped or unwrapped phase from its value range
+        (:func:`phase_from_values`), with a note in ``encoding["notes"]``.
     nodata
         An extra value meaning "no data" (e.g. ``0`` for ROI_PAC/PyRate unwrapped phase);
         the file's own nodata value is always masked. Masked pixels become NaN.
@@ -144,17 +214,25 @@ def read_geotiff(
         with rasterio.open(path) as src:
             tags = src.tags()
             count, dtype, file_nodata = src.count, src.dtypes[0], src.nodata
+            damage = truncation(src, path)
         if isinstance(chunks, (str, int)):
             chunks = {"band": 1, "y": chunks, "x": chunks}
         da = rioxarray.open_rasterio(path, chunks=chunks, masked=True)
     except (RasterioError, OSError, ValueError) as err:
-        raise InputError(path, f"not a readable GeoTIFF ({err})") from err
+        raise InputError(path, f"not a readable GeoTIFF ({gdal_reason(err)})") from err
+    if damage is not None:
+        raise InputError(path, f"corrupt or truncated GeoTIFF ({damage})")
     if not isinstance(da, xr.DataArray) or count != 1:
         raise InputError(path, f"expected a single-band raster, found {count} bands")
     # The parent folder is a last hint (e.g. PyRate's ``dem/roipac_test_trimmed.tif``).
     name = variable or infer_variable(path.name, tags) or infer_variable(path.parent.name + ".tif")
+    note = None
+    if name is None and parse_pair_dates(path.name) is not None:
+        name, note = phase_from_values(path, nodata)
     if name is None:
-        raise InputError(path, "cannot tell which variable this raster holds; pass variable=...")
+        raise InputError(
+            path, f"cannot tell which variable this raster holds{note or ''}; pass variable=... (--variable)"
+        )
     if name not in VARIABLES:
         raise InputError(path, f"unknown variable '{name}'; known: {sorted(VARIABLES)}")
 
@@ -177,7 +255,7 @@ def read_geotiff(
     except InputError:
         raise
     except Exception as err:  # GDAL's CPLE_* errors for damaged files are not all RasterioError
-        raise InputError(path, f"pixels cannot be read, file damaged or truncated ({err})") from err
+        raise InputError(path, f"corrupt or truncated GeoTIFF ({gdal_reason(err)})") from err
 
     if wavelength_m is None and "WAVELENGTH_METRES" in tags:
         wavelength_m = float(tags["WAVELENGTH_METRES"])
@@ -188,6 +266,8 @@ def read_geotiff(
         ds = ds.assign_coords(reference_date=as_ns(dates[0]), secondary_date=as_ns(dates[1]))
     ds.encoding["source"] = str(path)
     ds.encoding["source_format"] = "LiCSAR GeoTIFF" if _LICSAR.search(path.name) else "GeoTIFF"
+    if note is not None:
+        ds.encoding["notes"] = [note]
     return ds
 
 

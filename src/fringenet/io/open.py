@@ -28,30 +28,39 @@ _HDF5 = (".h5", ".hdf5", ".he5")
 
 
 def open_product(
-    path: str | PathLike[str], *, nodata: float | None = None, wavelength_m: float | None = None
+    path: str | PathLike[str],
+    *,
+    nodata: float | None = None,
+    wavelength_m: float | None = None,
+    variable: str | None = None,
 ) -> xr.Dataset:
     """Open a GeoTIFF, NetCDF (SNAP or fringenet), Zarr store, MintPy HDF5 file, LiCSAR frame
     folder or folder of per-pair GeoTIFFs as a fringenet Dataset.
 
-    ``nodata`` (a value read as NaN, e.g. 0 for ROI_PAC/PyRate products) and ``wavelength_m``
-    (when the files carry none) apply to GeoTIFF products and folders of them.
+    ``nodata`` (a value read as NaN, e.g. 0 for ROI_PAC/PyRate products), ``wavelength_m``
+    (when the files carry none) and ``variable`` (the vocabulary name of rasters whose file names
+    do not say, e.g. ``ifg_20200101_20200113.tif``) apply to GeoTIFF products and folders of them;
+    the other formats name their variables themselves. What was inferred instead of given is in
+    ``encoding["notes"]``.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file or folder")
+    suffix = path.suffix.lower()
+    if variable is not None and not (suffix in _TIFF or (path.is_dir() and _plain_tif_folder(path))):
+        raise InputError(path, "variable (--variable) applies to GeoTIFF files and folders of them only")
     if path.is_dir():
         if (path / "zarr.json").exists() or (path / ".zgroup").exists():
             return read_zarr(path)
         if any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*")):
             return read_licsar_folder(path)
         if any(path.glob("*.tif")):
-            return open_stack_folder(path, "*.tif", nodata=nodata, wavelength_m=wavelength_m)
+            return open_stack_folder(path, "*.tif", variable, nodata=nodata, wavelength_m=wavelength_m)
         if any(path.glob("*.tiff")):
-            return open_stack_folder(path, "*.tiff", nodata=nodata, wavelength_m=wavelength_m)
+            return open_stack_folder(path, "*.tiff", variable, nodata=nodata, wavelength_m=wavelength_m)
         raise InputError(path, "folder holds no Zarr store, LiCSAR products or GeoTIFF pairs")
-    suffix = path.suffix.lower()
     if suffix in _TIFF:
-        return read_geotiff(path, nodata=nodata, wavelength_m=wavelength_m)
+        return read_geotiff(path, variable, nodata=nodata, wavelength_m=wavelength_m)
     if suffix in _NETCDF:
         return read_netcdf(path) if is_fringenet_netcdf(path) else read_snap_netcdf(path)
     if suffix in _HDF5:
@@ -69,6 +78,13 @@ def open_product(
     raise InputError(
         path, f"unsupported file type '{suffix}' (GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder)"
     )
+
+
+def _plain_tif_folder(path: Path) -> bool:
+    """A folder of per-pair GeoTIFFs (not a Zarr store or LiCSAR frame, whose names say the variable)."""
+    zarr = (path / "zarr.json").exists() or (path / ".zgroup").exists()
+    licsar = any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*"))
+    return not zarr and not licsar and any(path.glob("*.tif*"))
 
 
 def describe(ds: xr.Dataset) -> str:

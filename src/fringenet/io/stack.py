@@ -62,7 +62,8 @@ def open_stack_folder(
     folder, pattern
         Where the files are and which ones to take (glob, non-recursive).
     variable
-        Vocabulary name of the rasters; inferred from the names (all must agree) if None.
+        Vocabulary name of the rasters; inferred from the names (all must agree) if None, or from the
+        first file's values when the names carry only dates (see :func:`~fringenet.io.geotiff.read_geotiff`).
     nodata
         Extra no-data value (e.g. ``0`` for PyRate/ROI_PAC unwrapped phase) -> NaN.
     wavelength_m, sensor
@@ -99,23 +100,21 @@ def open_stack_folder(
         diff = grid_difference(first_grid, grid_of(path))
         if diff is not None:
             raise InputError(path, f"not on the stack's grid ({dated[0][2].name}): {diff}")
-    members = [
-        read_geotiff(
-            path,
-            variable,
-            nodata=nodata,
-            chunks=chunks,
-            sensor=sensor,
-            wavelength_m=wavelength_m,
-            check_data=False,
-        )
-        for _, _, path in dated
-    ]
+    options: dict[str, Any] = {
+        "nodata": nodata, "chunks": chunks, "sensor": sensor, "wavelength_m": wavelength_m, "check_data": False
+    }  # fmt: skip
+    first = read_geotiff(dated[0][2], variable, **options)
+    notes = [f"{note}, and so every file of {folder.name}" for note in first.encoding.get("notes", [])]
+    if notes:  # the names say nothing: the first file's values decide for all (read once, not per file)
+        variable = str(next(iter(first.data_vars)))
+    members = [first, *(read_geotiff(path, variable, **options) for _, _, path in dated[1:])]
     names = {str(next(iter(m.data_vars))) for m in members}
     if len(names) != 1:
         raise InputError(folder, f"files hold different variables {sorted(names)}; pass variable=...")
     stack = stack_from_datasets(members)
     stack.encoding["source"] = str(folder)
+    if notes:
+        stack.encoding["notes"] = notes
     stack.encoding["source_format"] = "folder of GeoTIFF pairs"
     return stack
 
@@ -209,3 +208,21 @@ def read_gamma_float(path: str | PathLike[str], shape: tuple[int, int], dtype: s
         )
     data = np.fromfile(path, dtype=dt).reshape(shape)
     return data.astype(dt.newbyteorder("="))
+
+
+def drop_empty_pairs(ds: xr.Dataset, variable: str, notes: list[str]) -> xr.Dataset:
+    """``ds`` without the pairs whose ``variable`` has no finite pixel, each named in ``notes``.
+
+    Such a pair (a failed product, a file of no-data) carries nothing; left in, it empties the set of
+    pixels valid in every pair. Every pair may go: the caller refuses a stack left with none.
+    """
+    others = [d for d in ds[variable].dims if d != PAIR_DIM]
+    finite = np.asarray(xr.apply_ufunc(np.isfinite, ds[variable], dask="allowed").any(others))
+    if finite.all():
+        return ds
+    labels = ds[PAIR_DIM].values[~finite]
+    if finite.any():
+        notes.extend(
+            f"pair {label}: {variable} has no valid pixel (NaN everywhere); left out" for label in labels
+        )
+    return ds.isel({PAIR_DIM: np.flatnonzero(finite)})

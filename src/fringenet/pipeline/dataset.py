@@ -198,7 +198,9 @@ def real_scenes(source: RealSource) -> Iterator[Scene]:
     """Every pair of a real product, with its inventory label and optional coherence/amplitude/DEM files."""
     from fringenet.io.open import open_product
 
-    ds = open_product(source.product, nodata=source.nodata, wavelength_m=source.wavelength_m)
+    ds = open_product(
+        source.product, nodata=source.nodata, wavelength_m=source.wavelength_m, variable=source.variable
+    )
     region = source.region or source.product.stem
     extra: dict[str, xr.Dataset] = {}
     for what, path in (("coherence", source.coherence), ("amplitude", source.amplitude), ("dem", source.dem)):

@@ -104,7 +104,7 @@ def run_demo(
         return score_run(result, label, true_v, truth)
 
     settings = MonitorConfig(workers=workers, scheduler=scheduler)
-    result = run_monitor(product, out / "run", settings, scores=scores)
+    result = run_monitor(product, out / "run", settings, scores=scores, overwrite=True)
     metrics = scores(result)
     baseline = baseline_scores(out / "product.nc", out / "run" / "unusable.tif", label)
     lines = [

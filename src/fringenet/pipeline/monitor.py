@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, is_stack, pixel_size_m, wavelength_of
+from fringenet.pipeline.run_folder import check_run_folder, clear_run_folder
 
 
 class DetectConfig(BaseModel):
@@ -62,7 +64,7 @@ class DetectConfig(BaseModel):
         "masknet", description="How unusable (decorrelated) phase is masked before detection."
     )
     mask_model: Path | None = Field(None, description="Mask Net bundle; default: the shipped one.")
-    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'mps'.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps'.")
     precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
         description="Network arithmetic on CPU: 'auto' uses bfloat16 autocast where the CPU has native bf16 "
@@ -74,6 +76,34 @@ class DetectConfig(BaseModel):
         "address of a running scheduler, tcp://HOST:PORT.",
     )
     workers: int = Field(2, ge=1, le=256, description="Workers of the LocalCluster.")
+    variable: str | None = Field(
+        None,
+        description="What generic GeoTIFFs hold (wrapped_phase, unwrapped_phase, ...) when their names do "
+        "not say; default: from the name, else from the values (within ±π: wrapped phase).",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f"unknown device {value!r}; one of auto, cpu, cuda, cuda:N, mps")
+        return value
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        if value not in ("local", "inline") and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", value):
+            raise ValueError(f"unknown scheduler {value!r}; one of local, inline or tcp://HOST:PORT")
+        return value
+
+    @field_validator("variable")
+    @classmethod
+    def _known_variable(cls, value: str | None) -> str | None:
+        from fringenet.io.schema import VARIABLES
+
+        if value is not None and value not in VARIABLES:
+            raise ValueError(f"unknown variable {value!r}; one of {', '.join(VARIABLES)}")
+        return value
 
     @field_validator("target_type")
     @classmethod
@@ -103,8 +133,17 @@ class MonitorConfig(DetectConfig):
         "time per target.",
     )  # fmt: skip
     inventory: Path | None = Field(
-        None, description="Inventory GeoPackage that accumulates runs; default: RUN/inventory.gpkg."
+        None,
+        description="Inventory GeoPackage that accumulates runs (kept by --overwrite); default: RUN/inventory.gpkg, "
+        "part of the run.",
     )
+
+    @field_validator("inventory")
+    @classmethod
+    def _geopackage(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() != ".gpkg":
+            raise ValueError(f"an inventory is a GeoPackage (.gpkg), not {value.name!r}")
+        return value
 
 
 @dataclass
@@ -120,20 +159,41 @@ class RunResult:
     """Bundle folder of each model the run used, by role."""
 
 
-def open_input(path: str | Path | xr.Dataset, *, stack_only: bool = False) -> xr.Dataset:
-    """Open an interferogram or stack product and check it can be scanned."""
-    from fringenet.io.open import open_product
+def open_input(
+    path: str | Path | xr.Dataset, *, stack_only: bool = False, notes: list[str] | None = None,
+    variable: str | None = None, georeferenced: bool = False,
+) -> xr.Dataset:  # fmt: skip
+    """Open an interferogram or stack product and check it can be scanned.
 
-    ds = path if isinstance(path, xr.Dataset) else open_product(path)
+    With ``notes``, the pairs of a stack without a valid pixel are left out, each named in a note, and
+    what the reader inferred (e.g. the variable of a generic file name) is noted. ``variable`` goes to
+    :func:`~fringenet.io.open.open_product`; ``georeferenced`` requires a CRS (the target polygons
+    need one), so a stack in radar geometry fails here, not after the scan.
+    """
+    from fringenet.io.open import open_product
+    from fringenet.io.stack import drop_empty_pairs
+
+    ds = path if isinstance(path, xr.Dataset) else open_product(path, variable=variable)
     source = str(ds.encoding.get("source", path if not isinstance(path, xr.Dataset) else "input"))
+    if notes is not None:
+        notes.extend(ds.encoding.get("notes", []))
+    if georeferenced and ds.rio.crs is None:
+        raise InputError(
+            source, "has no CRS (radar geometry?); targets are map polygons: geocode the product first"
+        )
     if "wrapped_phase" not in ds and "unwrapped_phase" not in ds:
         raise InputError(source, f"holds no interferometric phase (found {sorted(map(str, ds.data_vars))})")
     if stack_only and not is_stack(ds):
         raise InputError(source, "monitor needs a stack of interferograms; scan a single pair with `detect`")
     if stack_only and ("reference_date" not in ds.coords or "secondary_date" not in ds.coords):
         raise InputError(source, "the stack has no reference/secondary dates per pair (needed for SBAS)")
-    phase = ds["wrapped_phase"] if "wrapped_phase" in ds else ds["unwrapped_phase"]
-    if not bool(np.isfinite(phase).any()):
+    name = "wrapped_phase" if "wrapped_phase" in ds else "unwrapped_phase"
+    if notes is not None and is_stack(ds):
+        ds = drop_empty_pairs(ds, name, notes)  # one read of the phase, also for the next check
+        empty = ds.sizes[PAIR_DIM] == 0
+    else:
+        empty = not bool(np.isfinite(ds[name]).any())
+    if empty:
         raise InputError(source, "has no valid pixel (the phase is NaN everywhere)")
     if "wrapped_phase" in ds:
         check_wrapped_radians(float(np.abs(ds["wrapped_phase"]).max()), source)
@@ -247,16 +307,32 @@ def unusable_mask(
 
 def run_detect(
     input_path: str | Path | xr.Dataset, out_dir: str | Path, config: DetectConfig | None = None, *,
-    client: Any = None, progress: bool = False,
+    client: Any = None, progress: bool = False, overwrite: bool = False,
 ) -> RunResult:  # fmt: skip
-    """Scan a whole interferogram or stack and write detections (``detect``'s run folder)."""
-    return _detect(open_input(input_path), input_path, out_dir, config or DetectConfig(), client, progress)
+    """Scan a whole interferogram or stack and write detections (``detect``'s run folder).
+
+    A folder holding a previous run is refused unless ``overwrite``, which removes that run's files first
+    (see :mod:`fringenet.pipeline.run_folder`).
+    """
+    out = Path(out_dir)
+    previous = check_run_folder(out, overwrite=overwrite, keep=_paths(input_path))
+    notes: list[str] = []
+    config = config or DetectConfig()
+    ds = open_input(input_path, notes=notes, variable=config.variable, georeferenced=True)
+    notes[:0] = clear_run_folder(out, previous)
+    return _detect(ds, input_path, out, config, client, progress, notes)
+
+
+def _paths(*paths: Any) -> list[Path]:
+    """The file arguments among ``paths`` (inputs a run must never remove)."""
+    return [Path(p) for p in paths if isinstance(p, str | Path)]
 
 
 def _detect(
-    ds: xr.Dataset, input_path: Any, out_dir: str | Path, config: DetectConfig, client: Any, progress: bool
-) -> RunResult:
-    """:func:`run_detect` on a dataset :func:`open_input` has already checked."""
+    ds: xr.Dataset, input_path: Any, out_dir: str | Path, config: DetectConfig, client: Any, progress: bool,
+    notes: list[str],
+) -> RunResult:  # fmt: skip
+    """:func:`run_detect` on a dataset :func:`open_input` has already checked, in a checked folder."""
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.sources import DatasetSource
@@ -266,8 +342,6 @@ def _detect(
     from fringenet.models.temporal import TemporalModelSpec
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    notes: list[str] = []
     seconds: dict[str, float] = {}
     detector = _bundle(config.model, "detector")
     info = read_bundle_info(detector)
@@ -463,17 +537,30 @@ def _unwrapper(config: MonitorConfig) -> str | Callable[..., Any]:
 def run_monitor(
     stack_path: str | Path | xr.Dataset, out_dir: str | Path, config: MonitorConfig | None = None, *,
     progress: bool = False, scores: Callable[[RunResult], dict[str, Any]] | None = None,
+    overwrite: bool = False,
 ) -> RunResult:  # fmt: skip
-    """The whole detection-first chain on a stack; writes the run folder and the report."""
-    from fringenet.io.inventory import set_measurements, update_inventory
+    """The whole detection-first chain on a stack; writes the run folder and the report.
+
+    A folder holding a previous run is refused unless ``overwrite``, which removes that run's files first,
+    the default inventory ``RUN/inventory.gpkg`` included; an explicit ``config.inventory`` is kept and
+    accumulates (see :mod:`fringenet.pipeline.run_folder`).
+    """
+    from fringenet.io.inventory import read_inventory_table, set_measurements, update_inventory
     from fringenet.report.html import write_report
 
     config = config or MonitorConfig()
     out = Path(out_dir)
-    ds = open_input(stack_path, stack_only=True)
+    previous = check_run_folder(out, overwrite=overwrite, keep=_paths(stack_path, config.inventory))
+    if config.inventory is not None and config.inventory.exists():  # a bad one fails now, not after the scan
+        read_inventory_table(config.inventory)
+    if config.unwrapper == "punet":
+        _bundle(config.punet_model, "punet")
+    notes: list[str] = []
+    ds = open_input(stack_path, stack_only=True, notes=notes, variable=config.variable, georeferenced=True)
+    notes[:0] = clear_run_folder(out, previous, _paths(config.inventory))
     client = _client(config)
     try:
-        result = _detect(ds, stack_path, out, config, client, progress)
+        result = _detect(ds, stack_path, out, config, client, progress, notes)
         t0 = time.perf_counter()
         measurements = measure_targets(ds, result.detections, out, config, client, result.notes)
         result.seconds["measure"] = time.perf_counter() - t0

@@ -86,5 +86,6 @@ def _write_geojson(frame: object, path: Path) -> Path:
     from fringenet.io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
-        frame.to_file(tmp, driver="GeoJSON")  # type: ignore[attr-defined]
+        # the layer name is the GeoJSON "name" member: the final stem, not the temporary's
+        frame.to_file(tmp, layer=path.stem, driver="GeoJSON")  # type: ignore[attr-defined]
     return path

@@ -16,7 +16,8 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from fringenet.errors import InputError
-from fringenet.io.schema import is_stack, make_timeseries_dataset, wavelength_of
+from fringenet.io.schema import PAIR_DIM, is_stack, make_timeseries_dataset, wavelength_of
+from fringenet.io.stack import drop_empty_pairs
 
 
 class TimeseriesConfig(BaseModel):
@@ -69,22 +70,34 @@ def invert_stack(stack: xr.Dataset, config: TimeseriesConfig | None = None) -> t
         raise InputError(source, "the stack has no reference/secondary dates per pair")
 
     notes: list[str] = []
+    phase = next((n for n in ("unwrapped_phase", "wrapped_phase") if n in stack), None)
+    if phase is None:
+        raise InputError(source, "the stack has neither 'unwrapped_phase' nor 'wrapped_phase'")
+    stack = drop_empty_pairs(stack, phase, notes)
+    if stack.sizes[PAIR_DIM] == 0:
+        raise InputError(source, "every pixel of every pair is NaN")
     coherence = stack["coherence"].values.astype(np.float64) if "coherence" in stack else None
-    if "unwrapped_phase" in stack:
+    if phase == "unwrapped_phase":
         unwrapped = stack["unwrapped_phase"].values.astype(np.float64)
-    elif "wrapped_phase" in stack:
+    else:
         from fringenet.pipeline.unwrap import unwrap_dataset
 
         unwrapped_ds, unwrap_notes = unwrap_dataset(stack, method=config.unwrap_method, nlooks=config.nlooks)
         unwrapped = unwrapped_ds["unwrapped_phase"].values.astype(np.float64)
         notes.extend([f"unwrapped with {config.unwrap_method}", *unwrap_notes])
-    else:
-        raise InputError(source, "the stack has neither 'unwrapped_phase' nor 'wrapped_phase'")
-    if np.isnan(unwrapped).all():
-        raise InputError(source, "every pixel of every pair is NaN")
 
     if coherence is not None and config.min_coherence > 0:
         unwrapped = np.where(coherence >= config.min_coherence, unwrapped, np.nan)
+        kept = np.isfinite(unwrapped).any(axis=(1, 2))
+        if not kept.any():
+            raise InputError(source, f"no pixel of any pair reaches coherence {config.min_coherence:g}")
+        for label in stack[PAIR_DIM].values[~kept]:
+            notes.append(f"pair {label}: no pixel reaches coherence {config.min_coherence:g}; left out")
+        stack, unwrapped, coherence = (
+            stack.isel({PAIR_DIM: np.flatnonzero(kept)}),
+            unwrapped[kept],
+            coherence[kept],
+        )
     area = None
     if config.reference_yx is not None:
         area = point_area(unwrapped.shape[1:], *config.reference_yx, radius=config.reference_radius)
@@ -124,16 +137,19 @@ def run_timeseries(
     *,
     nodata: float | None = None,
     wavelength_m: float | None = None,
+    variable: str | None = None,
 ) -> TimeseriesOutput:
     """Open a stack product, invert it and write the results into ``out_dir``.
 
-    ``nodata`` and ``wavelength_m`` are passed to :func:`fringenet.io.open.open_product`.
+    ``nodata``, ``wavelength_m`` and ``variable`` are passed to :func:`fringenet.io.open.open_product`.
     """
+    from fringenet.io.atomic import writable_folder
     from fringenet.io.open import open_product
 
-    stack = open_product(stack_path, nodata=nodata, wavelength_m=wavelength_m)
+    writable_folder(out_dir, create=False)  # a file or a read-only folder fails before the work
+    stack = open_product(stack_path, nodata=nodata, wavelength_m=wavelength_m, variable=variable)
     series, notes = invert_stack(stack, config)
-    return write_timeseries(series, out_dir, notes)
+    return write_timeseries(series, out_dir, [*stack.encoding.get("notes", []), *notes])
 
 
 def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[str] = ()) -> TimeseriesOutput:
@@ -142,12 +158,12 @@ def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[st
     Writes ``velocity.tif`` (m/yr), ``velocity_std.tif`` (m/yr), ``timeseries.nc`` and MintPy-style
     ``timeseries.h5`` / ``velocity.h5``; each file is written atomically.
     """
+    from fringenet.io.atomic import writable_folder
     from fringenet.io.geotiff import write_geotiff
     from fringenet.io.mintpy import write_mintpy_timeseries, write_mintpy_velocity
     from fringenet.io.netcdf import write_netcdf
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(out_dir)
     velocity_tif = write_geotiff(series, out / "velocity.tif", variable="los_velocity")
     write_geotiff(series, out / "velocity_std.tif", variable="velocity_std")
     timeseries_nc = write_netcdf(series, out / "timeseries.nc")

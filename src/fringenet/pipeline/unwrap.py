@@ -70,20 +70,26 @@ def run_unwrap(
     method: str = "snaphu",
     coherence_path: str | Path | None = None,
     nlooks: float = 1.0,
+    variable: str | None = None,
 ) -> UnwrapOutput:
-    """Read a wrapped product, unwrap it, and write the unwrapped phase to ``out``."""
+    """Read a wrapped product, unwrap it, and write the unwrapped phase to ``out``.
+
+    ``variable`` is passed to :func:`fringenet.io.open.open_product` (a generic GeoTIFF name).
+    """
+    from fringenet.io.atomic import writable_folder
     from fringenet.io.geotiff import write_geotiff
     from fringenet.io.netcdf import write_netcdf
     from fringenet.io.open import open_product
 
-    path = Path(path)
-    ds = open_product(path)
+    path, out = Path(path), Path(out)
+    writable_folder(out.parent, out, create=False)  # before the work
+    ds = open_product(path, variable=variable)
     coherence_file = Path(coherence_path) if coherence_path else _licsar_coherence(path)
     if coherence_file is not None and "coherence" not in ds:
         ds = _attach_coherence(ds, coherence_file)
+    read_notes = ds.encoding.get("notes", [])
     ds, notes = unwrap_dataset(ds, method=method, nlooks=nlooks)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    notes[:0] = read_notes
     if is_stack(ds):
         written = write_netcdf(ds, out)
     else:
