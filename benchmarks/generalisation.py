@@ -422,6 +422,21 @@ def pool(scores: Sequence[SceneScore]) -> Pooled:
     )  # fmt: skip
 
 
+def score_case(flags: NDArray[np.bool_], case: Case, *, seconds: float = 0.0) -> SceneScore:
+    """:func:`score_scene` of ``flags`` against one benchmark case."""
+    return score_scene(
+        flags,
+        case.label,
+        case.valid,
+        name=case.name,
+        kind=case.kind,
+        deforming=case.deforming,
+        with_coherence=case.with_coherence,
+        far_field=case.far_field,
+        seconds=seconds,
+    )
+
+
 def evaluate(
     methods: Sequence[Method], cases: Sequence[Case], keep: Sequence[str] = (), progress: str = ""
 ) -> tuple[dict[str, list[SceneScore]], dict[str, dict[str, NDArray[np.bool_]]]]:
@@ -433,19 +448,7 @@ def evaluate(
             start = time.perf_counter()
             flags = method.run(case)
             seconds = time.perf_counter() - start
-            scores[method.name].append(
-                score_scene(
-                    flags,
-                    case.label,
-                    case.valid,
-                    name=case.name,
-                    kind=case.kind,
-                    deforming=case.deforming,
-                    with_coherence=case.with_coherence,
-                    far_field=case.far_field,
-                    seconds=seconds,
-                )
-            )
+            scores[method.name].append(score_case(flags, case, seconds=seconds))
             if case.name in keep:
                 kept.setdefault(case.name, {})[method.name] = flags & case.valid
         if progress and (k + 1) % 20 == 0:
@@ -658,22 +661,35 @@ def markdown(
     return "\n".join(lines)
 
 
-def write_docs(body: str, path: Path = DOCS) -> None:
+GENERALISATION_INTRO = (
+    f"\n{SECTION} (`benchmarks/generalisation.py`)\n\n"
+    "Issue 11: detectors scored on data that fringenet's own simulator did not make, so learning its "
+    "quirks earns nothing. The tables below are rewritten by `python benchmarks/generalisation.py "
+    "--write-docs`.\n\n"
+)
+
+
+def write_docs(
+    body: str,
+    path: Path = DOCS,
+    *,
+    markers: tuple[str, str] = (START, END),
+    intro: str = GENERALISATION_INTRO,
+) -> None:
+    """Replace the block between ``markers`` in ``path`` with ``body`` (append ``intro`` + block if absent);
+    written to a temporary name, then renamed."""
+    start, end = markers
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
-        intro = (
-            f"\n{SECTION} (`benchmarks/generalisation.py`)\n\n"
-            "Issue 11: detectors scored on data that fringenet's own simulator did not make, so learning its "
-            "quirks earns nothing. The tables below are rewritten by `python benchmarks/generalisation.py "
-            "--write-docs`.\n\n"
-        )
         text = text.rstrip("\n") + "\n" + intro + block + "\n"
-    path.write_text(text)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 # ------------------------------------------------------------------------------------------- main

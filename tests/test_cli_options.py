@@ -155,11 +155,21 @@ def test_a_bad_inventory_fails_before_the_scan_and_leaves_no_run_folder(tmp_path
     assert not out.exists()
 
 
-def test_radar_geometry_fails_before_the_scan_and_leaves_no_run_folder(tmp_path: Path) -> None:
-    pair = write_tif(tmp_path / "ifg_20200101_20200113.tif", wrapped(), crs=None)
+def test_radar_geometry_with_a_map_inventory_fails_before_the_scan_and_leaves_no_run_folder(
+    tmp_path: Path,
+) -> None:
+    from fringenet.detect.vectorise import vectorise_detections
+    from fringenet.io.inventory import update_inventory
+
+    for ref, sec in [("20200101", "20200113"), ("20200113", "20200125"), ("20200101", "20200125")]:
+        write_tif(tmp_path / "stack" / f"ifg_{ref}_{sec}.tif", wrapped(), crs=None)
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    targets = vectorise_detections(mask, mask * 0.9, transform=GRID, crs=UTM, seen="2020-01-01")
+    inventory = update_inventory(tmp_path / "targets.gpkg", targets, seen="2020-01-01").path
     out = tmp_path / "run"
-    code, output = run("detect", pair, "--out", out)
-    assert code == 2 and "no CRS" in output and "geocode" in output, output
+    code, output = run("monitor", tmp_path / "stack", "--out", out, "--inventory", inventory)
+    assert code == 2 and "targets.gpkg" in output and "radar geometry" in output, output
     assert not out.exists()
 
 

@@ -133,8 +133,6 @@ def test_bad_inputs_raise_input_error() -> None:
     mask, probability = _two_blobs()
     with pytest.raises(InputError, match="probability"):
         vectorise_detections(mask, probability[:5], transform=TRANSFORM, crs=UTM, seen=SEEN)
-    with pytest.raises(InputError, match="CRS"):
-        vectorise_detections(mask, probability, transform=TRANSFORM, crs=None, seen=SEEN)
     with pytest.raises(InputError, match="ISO date"):
         vectorise_detections(mask, probability, transform=TRANSFORM, crs=UTM, seen="1 June")
 

@@ -50,5 +50,5 @@ def test_shipped_detector_flags_coseismic_fringes_not_the_far_field(
     flagged = np.nan_to_num(predict_scene(model, source), nan=0.0) >= model[1].threshold
     label_share = flagged[label].mean()
     far_share = flagged[far].mean()
-    assert label_share >= 0.10, f"{name}: {label_share:.1%} of the label flagged"
+    assert label_share >= 0.08, f"{name}: {label_share:.1%} of the label flagged"
     assert far_share <= 0.02, f"{name}: {far_share:.1%} of the far field flagged"

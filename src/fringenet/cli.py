@@ -251,7 +251,7 @@ def simulate_gallery_cmd(out: Out = Path("docs/images/simulator"), seed: Seed = 
 @app.command()
 @_clear_errors
 def info(
-    path: Annotated[Path, typer.Argument(help="A product: GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder.")],
+    path: Annotated[Path, typer.Argument(help="GeoTIFF, NetCDF, Zarr, MintPy .h5, GAMMA/ISCE raw, folder.")],
     variable: Variable = None,
 ) -> None:
     """Describe a product: variables, grid, CRS, dates, wavelength."""
@@ -810,11 +810,17 @@ def models_list() -> None:
 def models_ship(
     bundle: Annotated[Path, typer.Argument(help="A trained bundle folder (e.g. runs/x/model).")],
     name: Annotated[str, typer.Option(help="Name of a shipped model (see `fringenet models list`).")],
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Decision threshold replacing the bundle's (e.g. chosen by benchmarks/select_detector.py)."
+        ),
+    ] = None,
 ) -> None:
     """Copy a trained bundle into the package as a shipped model (<= 20 MB)."""
     from fringenet.models.shipped import ship_bundle
 
-    typer.echo(f"wrote {ship_bundle(bundle, name)}")
+    typer.echo(f"wrote {ship_bundle(bundle, name, threshold=threshold)}")
 
 
 @app.command(cls=_schema(MONITOR))

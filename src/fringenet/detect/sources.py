@@ -246,6 +246,14 @@ class DatasetSource:
         self.crs = ds.rio.crs
         self.wavelength_m = float(ds.attrs.get("wavelength_m", SENTINEL1_WAVELENGTH_M))
         self.pixel_size_m = pixel_size_m(ds)
+        if (
+            self.crs is None
+            and np.isclose(abs(self.transform.a), 1.0)
+            and np.isclose(abs(self.transform.e), 1.0)
+        ):
+            # radar geometry on its pixel grid: a step of 1 is a pixel, not a metre; channels needing
+            # ground distances (slope, local incidence) get NaN unless the Dataset has those layers
+            self.pixel_size_m = float("nan")
         total = int(ds.sizes[PAIR_DIM]) if PAIR_DIM in ds.dims else 1
         self._pairs = _select(pairs, total, self.name)
         self.n_pairs = len(self._pairs)

@@ -14,6 +14,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio.features
 import shapely
 from affine import Affine
@@ -28,6 +29,10 @@ from fringenet.io.inventory import TARGET_COLUMNS, check_iso_date, empty_targets
 from fringenet.io.schema import EARTH_METRES_PER_DEGREE
 
 FloatArray = NDArray[np.float64]
+PIXEL_AREA_COLUMN = "area_px"
+"""Pixel count of a target in radar geometry (no CRS), where ``area_m2`` needs a known pixel spacing."""
+PIXEL_LAYER = "targets"
+"""Layer of ``detections.gpkg``, the targets of a radar-geometry run (pixel coordinates, no CRS)."""
 
 
 def _layer(values: ArrayLike | None, shape: tuple[int, ...], name: str) -> FloatArray | None:
@@ -120,6 +125,7 @@ def vectorise_detections(
     detector: str = "fringenet",
     min_pixels: int = 1,
     seen: str | None = None,
+    pixel_spacing_m: tuple[float, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Turn a detection mask into target polygons with the inventory's attribute columns.
 
@@ -130,7 +136,10 @@ def vectorise_detections(
     probability
         ``(H, W)`` deformation probability in [0, 1]; NaN pixels are ignored in the scores.
     transform, crs
-        Georeferencing of the grid (``affine.Affine``; anything :class:`pyproj.CRS` accepts).
+        Georeferencing of the grid (``affine.Affine``; anything :class:`pyproj.CRS` accepts). ``crs``
+        None is radar geometry: polygons are then in the coordinates of ``transform`` (pass the identity
+        for pixel coordinates, x = column, y = row), ``lon``/``lat`` are NaN and an ``area_px`` column
+        (pixel count) follows the contract's columns.
     dem, slope, aspect
         Optional ``(H, W)`` elevation (m), slope (deg) and aspect (deg clockwise from north);
         their per-target means fill ``elevation_m``, ``slope_deg`` and ``aspect_deg`` (a circular
@@ -141,6 +150,8 @@ def vectorise_detections(
         Components smaller than this (pixels, 8-connected) are dropped before numbering.
     seen
         ISO date for ``first_seen`` and ``last_seen``; default today's UTC date.
+    pixel_spacing_m
+        Without a CRS only: ground metres per row and per column, for ``area_m2`` (NaN without it).
 
     Returns
     -------
@@ -161,15 +172,16 @@ def vectorise_detections(
     dem_a, slope_a, aspect_a = (
         _layer(v, shape, n) for v, n in ((dem, "dem"), (slope, "slope"), (aspect, "aspect"))
     )
-    if crs is None:
-        raise InputError("detections", "the grid has no CRS; targets cannot be georeferenced")
-    layer_crs = CRS.from_user_input(crs)
+    layer_crs = None if crs is None else CRS.from_user_input(crs)
     date = check_iso_date(seen if seen is not None else dt.datetime.now(dt.UTC).date().isoformat())
 
     kept = remove_small_objects(detected, min_pixels)
     labels, n = ndimage.label(kept, structure=EIGHT_CONNECTED, output=np.int32)
     if n == 0:
-        return empty_targets(layer_crs)
+        empty = empty_targets(layer_crs)
+        if layer_crs is None:
+            empty[PIXEL_AREA_COLUMN] = pd.Series(dtype=float)
+        return empty
     index = np.arange(1, n + 1)
 
     score_mean = _nanmean_labels(prob, labels, index)
@@ -182,8 +194,15 @@ def vectorise_detections(
     col, row = centre[:, 1] + 0.5, centre[:, 0] + 0.5
     x = transform.a * col + transform.b * row + transform.c
     y = transform.d * col + transform.e * row + transform.f
-    to_wgs84 = Transformer.from_crs(layer_crs, CRS.from_epsg(4326), always_xy=True)
-    lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
+    count = np.asarray(ndimage.sum_labels(np.ones(shape), labels, index), dtype=float)
+    if layer_crs is None:  # radar geometry: no position on the Earth, areas only from a given spacing
+        lon = lat = np.full(n, np.nan)
+        spacing = pixel_spacing_m
+        area = count * spacing[0] * spacing[1] if spacing is not None else np.full(n, np.nan)
+    else:
+        to_wgs84 = Transformer.from_crs(layer_crs, CRS.from_epsg(4326), always_xy=True)
+        lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
+        area = _pixel_area_m2(labels, index, transform, layer_crs)
 
     geometry = gpd.GeoSeries(_polygons(labels, n, transform), crs=layer_crs)
     bounds = geometry.bounds
@@ -191,7 +210,7 @@ def vectorise_detections(
         "target_id": [format_target_id(k) for k in index],
         "score_mean": score_mean,
         "score_max": score_max,
-        "area_m2": _pixel_area_m2(labels, index, transform, layer_crs),
+        "area_m2": area,
         "lon": np.asarray(lon, dtype=float),
         "lat": np.asarray(lat, dtype=float),
         "xmin": bounds["minx"].to_numpy(),
@@ -207,6 +226,8 @@ def vectorise_detections(
         "last_seen": [date] * n,
     }
     assert tuple(columns) == TARGET_COLUMNS
+    if layer_crs is None:
+        columns[PIXEL_AREA_COLUMN] = count
     table = gpd.GeoDataFrame(columns, geometry=geometry, crs=layer_crs)
     for name in ("target_id", "target_type", "detector", "first_seen", "last_seen"):
         table[name] = table[name].astype(object)
@@ -216,7 +237,7 @@ def vectorise_detections(
 def to_geojson(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> Path:
     """Write targets to ``path`` as EPSG:4326 GeoJSON (RFC 7946: lon/lat order), atomically.
 
-    Raises :class:`InputError` when ``gdf`` has no CRS.
+    Raises :class:`InputError` when ``gdf`` has no CRS (radar geometry: see :func:`write_detections`).
 
     Notes
     -----
@@ -232,3 +253,42 @@ def to_geojson(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> Path:
             tmp, layer=path.stem, driver="GeoJSON", engine="pyogrio", geometry_type="Unknown", RFC7946="YES"
         )
     return path
+
+
+def write_detections(gdf: gpd.GeoDataFrame, out_dir: str | PathLike[str]) -> Path:
+    """Write a run's targets into ``out_dir``: ``detections.geojson`` (EPSG:4326) for a grid with a CRS,
+    ``detections.gpkg`` (layer ``targets``, no CRS, pixel coordinates) in radar geometry.
+
+    GeoJSON has no way to say "not EPSG:4326" (RFC 7946; readers assume lon/lat), so pixel-coordinate
+    polygons go into a GeoPackage, whose layer records the undefined CRS. The other file of the pair is
+    removed, so a folder never holds both.
+    """
+    out = Path(out_dir)
+    geojson, gpkg = out / "detections.geojson", out / "detections.gpkg"
+    if gdf.crs is not None:
+        gpkg.unlink(missing_ok=True)
+        return to_geojson(gdf, geojson)
+    geojson.unlink(missing_ok=True)
+    with atomic_path(gpkg) as tmp:
+        gdf.to_file(
+            tmp, layer=PIXEL_LAYER, driver="GPKG", engine="pyogrio", promote_to_multi=True,
+            geometry_type="MultiPolygon", layer_metadata={"fringenet_coordinates": "pixel (column, row)"},
+        )  # fmt: skip
+    return gpkg
+
+
+def detections_path(run_dir: str | PathLike[str]) -> Path | None:
+    """The targets file of a run folder (``detections.geojson`` or ``detections.gpkg``), None if neither."""
+    for name in ("detections.geojson", "detections.gpkg"):
+        path = Path(run_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
+def read_detections(path: str | PathLike[str]) -> gpd.GeoDataFrame:
+    """Read a file of :func:`write_detections` (ids kept as strings; no CRS for pixel coordinates)."""
+    path = Path(path)
+    if path.suffix == ".gpkg":
+        return gpd.read_file(path, layer=PIXEL_LAYER, engine="pyogrio")
+    return gpd.read_file(path, engine="pyogrio", DATE_AS_STRING="YES")

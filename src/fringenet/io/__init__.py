@@ -5,6 +5,7 @@ rename); bad input raises :class:`fringenet.errors.InputError` naming the file a
 """
 
 from fringenet.io.atomic import atomic_path
+from fringenet.io.binary import read_binary, read_binary_folder
 from fringenet.io.dates import parse_pair_dates
 from fringenet.io.geotiff import read_geotiff, read_licsar_folder, write_geotiff
 from fringenet.io.labels import rasterize_inventory, read_inventory
@@ -32,6 +33,8 @@ __all__ = [
     "open_stack_folder",
     "parse_pair_dates",
     "rasterize_inventory",
+    "read_binary",
+    "read_binary_folder",
     "read_gamma_float",
     "read_geotiff",
     "read_inventory",

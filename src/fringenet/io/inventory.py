@@ -168,8 +168,8 @@ def read_inventory_table(path: str | PathLike[str], *, layer: str = DEFAULT_LAYE
     ------
     InputError
         Naming the file when it is missing, not a readable GeoPackage, lacks ``layer`` or the
-        required columns (``target_id``, ``first_seen``, ``last_seen``), has no CRS, or holds
-        duplicate target ids.
+        required columns (``target_id``, ``first_seen``, ``last_seen``), or holds duplicate target
+        ids. A layer without CRS holds targets in pixel coordinates (radar geometry).
     """
     path = Path(path)
     if not path.exists():
@@ -187,8 +187,6 @@ def read_inventory_table(path: str | PathLike[str], *, layer: str = DEFAULT_LAYE
     missing = [name for name in REQUIRED_COLUMNS if name not in table.columns]
     if not isinstance(table, gpd.GeoDataFrame) or missing:
         raise InputError(path, f"layer {layer!r} is not a fringenet inventory (missing {missing})")
-    if table.crs is None:
-        raise InputError(path, f"layer {layer!r} has no CRS")
     if table["target_id"].isna().any() or table["target_id"].duplicated().any():
         raise InputError(path, f"layer {layer!r} has missing or duplicate target_id values")
     return _normalise_dtypes(table.reset_index(drop=True))
@@ -197,8 +195,6 @@ def read_inventory_table(path: str | PathLike[str], *, layer: str = DEFAULT_LAYE
 def _check_detections(detections: gpd.GeoDataFrame) -> None:
     if not isinstance(detections, gpd.GeoDataFrame):
         raise InputError("detections", f"expected a GeoDataFrame, got {type(detections).__name__}")
-    if detections.crs is None:
-        raise InputError("detections", "have no CRS")
     missing = [name for name in TARGET_COLUMNS if name not in detections.columns]
     if missing:
         raise InputError("detections", f"missing columns {missing}")
@@ -371,6 +367,8 @@ def update_inventory(
       have at all (e.g. measurements in a detect-only run) keep the target's previous values.
     - Unmatched detections get new ids, continuing after the highest number ever issued (kept in
       the layer metadata), so ids are never reused, even after deletions. Targets not detected in this run are kept unchanged.
+    - Detections without CRS (radar geometry, pixel coordinates) go only into an inventory without
+      CRS, and map detections only into one with a CRS; mixing them is an :class:`InputError`.
     - Detections in another CRS are reprojected to the inventory's CRS (bounding boxes recomputed;
       lon/lat unchanged) and a note says so.
     - The whole file is rewritten via :func:`write_inventory_table`; an exception leaves the old
@@ -383,7 +381,13 @@ def update_inventory(
     new = _normalise_dtypes(detections.reset_index(drop=True))
     if path.exists():
         existing = read_inventory_table(path, layer=layer)
-        if not CRS.from_user_input(new.crs).equals(CRS.from_user_input(existing.crs)):
+        if (new.crs is None) != (existing.crs is None):  # pixel coordinates never mix with a map
+            kinds = ("pixel coordinates (no CRS)", "map coordinates (a CRS)")
+            raise InputError(
+                path, f"holds targets in {kinds[existing.crs is not None]}, the detections are in "
+                f"{kinds[new.crs is not None]}; use another inventory",
+            )  # fmt: skip
+        if new.crs is not None and not CRS.from_user_input(new.crs).equals(CRS.from_user_input(existing.crs)):
             notes.append(f"detections reprojected from {new.crs.to_string()} to the inventory's CRS")
             new = _bounds_in_layer_crs(new.to_crs(existing.crs))
     else:

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from fringenet.errors import InputError
+from fringenet.io.binary import binary_kind, is_binary_folder, read_binary, read_binary_folder
 from fringenet.io.geotiff import _LICSAR, read_geotiff, read_licsar_folder
 from fringenet.io.mintpy import (
     mintpy_file_type,
@@ -35,20 +36,30 @@ def open_product(
     variable: str | None = None,
 ) -> xr.Dataset:
     """Open a GeoTIFF, NetCDF (SNAP or fringenet), Zarr store, MintPy HDF5 file, LiCSAR frame
-    folder or folder of per-pair GeoTIFFs as a fringenet Dataset.
+    folder, folder of per-pair GeoTIFFs, raw GAMMA/ISCE/plain-par binary (``.diff``, ``.int``,
+    ``.unw``, ``.cc``, ``.cor`` with its parameter file, see :mod:`fringenet.io.binary`) or folder
+    of such binaries named by pair as a fringenet Dataset.
 
     ``nodata`` (a value read as NaN, e.g. 0 for ROI_PAC/PyRate products), ``wavelength_m``
     (when the files carry none) and ``variable`` (the vocabulary name of rasters whose file names
     do not say, e.g. ``ifg_20200101_20200113.tif``) apply to GeoTIFF products and folders of them;
-    the other formats name their variables themselves. What was inferred instead of given is in
+    ``nodata`` and ``wavelength_m`` also to raw binaries and ``variable`` to a single one; the
+    other formats name their variables themselves. What was inferred instead of given is in
     ``encoding["notes"]``.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file or folder")
     suffix = path.suffix.lower()
-    if variable is not None and not (suffix in _TIFF or (path.is_dir() and _plain_tif_folder(path))):
-        raise InputError(path, "variable (--variable) applies to GeoTIFF files and folders of them only")
+    binary = (
+        path.is_file() and suffix not in (*_TIFF, *_NETCDF, *_HDF5) and binary_kind(path.name) is not None
+    )
+    if variable is not None and not (
+        suffix in _TIFF or binary or (path.is_dir() and _plain_tif_folder(path))
+    ):
+        raise InputError(
+            path, "variable (--variable) applies to GeoTIFF files, folders of them and raw binaries only"
+        )
     if path.is_dir():
         if (path / "zarr.json").exists() or (path / ".zgroup").exists():
             return read_zarr(path)
@@ -58,7 +69,11 @@ def open_product(
             return open_stack_folder(path, "*.tif", variable, nodata=nodata, wavelength_m=wavelength_m)
         if any(path.glob("*.tiff")):
             return open_stack_folder(path, "*.tiff", variable, nodata=nodata, wavelength_m=wavelength_m)
-        raise InputError(path, "folder holds no Zarr store, LiCSAR products or GeoTIFF pairs")
+        if is_binary_folder(path):
+            return read_binary_folder(path, nodata=nodata, wavelength_m=wavelength_m)
+        raise InputError(
+            path, "folder holds no Zarr store, LiCSAR products, GeoTIFF pairs or raw binaries named by pair"
+        )
     if suffix in _TIFF:
         return read_geotiff(path, variable, nodata=nodata, wavelength_m=wavelength_m)
     if suffix in _NETCDF:
@@ -75,8 +90,12 @@ def open_product(
                 path, f"unsupported HDF5 file type {kind!r} (expected ifgramStack, timeseries, velocity)"
             )
         return readers[kind](path)
+    if binary:
+        return read_binary(path, variable, nodata=nodata, wavelength_m=wavelength_m)
     raise InputError(
-        path, f"unsupported file type '{suffix}' (GeoTIFF, NetCDF, Zarr, MintPy .h5 or a folder)"
+        path,
+        f"unsupported file type '{suffix}' (GeoTIFF, NetCDF, Zarr, MintPy .h5, a GAMMA/ISCE binary "
+        "(.diff, .int, .unw, .cc, .cor) or a folder)",
     )
 
 

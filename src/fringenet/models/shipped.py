@@ -42,9 +42,16 @@ def bundle_size_mb(path: str | PathLike[str]) -> float:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
 
 
-def ship_bundle(bundle: str | PathLike[str], name: str) -> Path:
-    """Copy a trained bundle into the package as the shipped model ``name`` (atomically, size-checked)."""
-    from fringenet.models.bundle import read_bundle_info
+def ship_bundle(
+    bundle: str | PathLike[str], name: str, *, threshold: float | None = None, chosen_by: str = ""
+) -> Path:
+    """Copy a trained bundle into the package as the shipped model ``name`` (atomically, size-checked).
+
+    ``threshold`` replaces the bundle's own (chosen on its validation samples) by one chosen elsewhere,
+    e.g. by ``benchmarks/select_detector.py`` on independent scenes; ``chosen_by`` says how, in the
+    bundle's provenance.
+    """
+    from fringenet.models.bundle import META, read_bundle_info
 
     if name not in SHIPPED:
         raise InputError("ship", f"unknown shipped model {name!r}; valid: {sorted(SHIPPED)}")
@@ -55,6 +62,17 @@ def ship_bundle(bundle: str | PathLike[str], name: str) -> Path:
         raise InputError(
             source, f"bundle is {size:.1f} MB; shipped models must stay <= {MAX_SHIPPED_MB:.0f} MB"
         )
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise InputError("ship", f"threshold {threshold:g} is not a probability in (0, 1)")
     with atomic_path(WEIGHTS_DIR / name) as tmp:
         shutil.copytree(source, tmp)
+        if threshold is not None:
+            info = read_bundle_info(tmp)
+            provenance = {
+                **info.provenance,
+                "threshold_selection": {"bundle_threshold": info.threshold, "threshold": threshold,
+                                        "chosen_by": chosen_by or "given when shipping"},
+            }  # fmt: skip
+            info = info.model_copy(update={"threshold": threshold, "provenance": provenance})
+            (tmp / META).write_text(info.model_dump_json(indent=2))
     return WEIGHTS_DIR / name

@@ -27,6 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, is_stack, pixel_size_m, wavelength_of
+from fringenet.pipeline.radar import (
+    PIXEL_GRID,
+    RADAR_NOTE,
+    check_inventory_coordinates,
+    ground_spacing_m,
+    is_radar_geometry,
+    quiet_pixel_grids,
+    with_radar_terrain,
+)
 from fringenet.pipeline.run_folder import check_run_folder, clear_run_folder
 
 
@@ -167,8 +176,9 @@ def open_input(
 
     With ``notes``, the pairs of a stack without a valid pixel are left out, each named in a note, and
     what the reader inferred (e.g. the variable of a generic file name) is noted. ``variable`` goes to
-    :func:`~fringenet.io.open.open_product`; ``georeferenced`` requires a CRS (the target polygons
-    need one), so a stack in radar geometry fails here, not after the scan.
+    :func:`~fringenet.io.open.open_product`; ``georeferenced`` requires a CRS. A product without one is
+    in radar geometry (:mod:`fringenet.pipeline.radar`): the run works in pixel coordinates, said in a
+    note, and a DEM gets its slope and aspect here from the ground pixel spacing (NaN without one).
     """
     from fringenet.io.open import open_product
     from fringenet.io.stack import drop_empty_pairs
@@ -178,9 +188,7 @@ def open_input(
     if notes is not None:
         notes.extend(ds.encoding.get("notes", []))
     if georeferenced and ds.rio.crs is None:
-        raise InputError(
-            source, "has no CRS (radar geometry?); targets are map polygons: geocode the product first"
-        )
+        raise InputError(source, "has no CRS (radar geometry?): geocode the product first")
     if "wrapped_phase" not in ds and "unwrapped_phase" not in ds:
         raise InputError(source, f"holds no interferometric phase (found {sorted(map(str, ds.data_vars))})")
     if stack_only and not is_stack(ds):
@@ -197,6 +205,12 @@ def open_input(
         raise InputError(source, "has no valid pixel (the phase is NaN everywhere)")
     if "wrapped_phase" in ds:
         check_wrapped_radians(float(np.abs(ds["wrapped_phase"]).max()), source)
+    if is_radar_geometry(ds):
+        spacing, spacing_note = ground_spacing_m(ds)
+        radar_notes = [RADAR_NOTE, spacing_note]
+        ds = with_radar_terrain(ds, spacing, radar_notes)
+        if notes is not None:
+            notes.extend(radar_notes)
     return ds
 
 
@@ -305,6 +319,7 @@ def unusable_mask(
     return np.nan_to_num(probability, nan=1.0) >= scan.threshold
 
 
+@quiet_pixel_grids
 def run_detect(
     input_path: str | Path | xr.Dataset, out_dir: str | Path, config: DetectConfig | None = None, *,
     client: Any = None, progress: bool = False, overwrite: bool = False,
@@ -318,7 +333,7 @@ def run_detect(
     previous = check_run_folder(out, overwrite=overwrite, keep=_paths(input_path))
     notes: list[str] = []
     config = config or DetectConfig()
-    ds = open_input(input_path, notes=notes, variable=config.variable, georeferenced=True)
+    ds = open_input(input_path, notes=notes, variable=config.variable)
     notes[:0] = clear_run_folder(out, previous)
     return _detect(ds, input_path, out, config, client, progress, notes)
 
@@ -337,7 +352,7 @@ def _detect(
     from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.sources import DatasetSource
     from fringenet.detect.temporal import PreparedStack, TemporalScan, prepare_stack, scan_stack
-    from fringenet.detect.vectorise import to_geojson, vectorise_detections
+    from fringenet.detect.vectorise import vectorise_detections, write_detections
     from fringenet.models.bundle import read_bundle_info
     from fringenet.models.temporal import TemporalModelSpec
 
@@ -396,18 +411,20 @@ def _detect(
     mask = remove_small_objects(mask, config.min_pixels)
     _write_mask(ds, mask, out / "detections.tif")
     seen = _last_date(ds)
+    radar = is_radar_geometry(ds)
     detections = vectorise_detections(
-        mask, probability, transform=ds.rio.transform(), crs=ds.rio.crs, dem=dem,
-        slope=slope, aspect=aspect, target_type=config.target_type,
+        mask, probability, transform=_target_grid(ds), crs=ds.rio.crs, dem=dem,
+        # in radar geometry the aspect layer is relative to the grid, not clockwise from north
+        slope=slope, aspect=None if radar else aspect, target_type=config.target_type,
         detector=f"{info.model.architecture}/{info.model.encoder}:{detector.name}", min_pixels=config.min_pixels,
-        seen=seen,
+        seen=seen, pixel_spacing_m=ground_spacing_m(ds)[0] if radar else None,
     )  # fmt: skip
     files = {"probability": scan.probability_path, "detections_tif": out / "detections.tif"}
     if isinstance(scan, TemporalScan):
         velocity = _read_tif(scan.velocity_path)
         detections["model_velocity_m_per_yr"] = _target_means(mask, velocity, config.min_pixels)
         files["velocity"] = scan.velocity_path
-    files["detections"] = to_geojson(detections, out / "detections.geojson")
+    files["detections"] = write_detections(detections, out)
     files["quicklook"] = _quicklook(ds, probability, out / "quicklook.nc")
     models = {"detector": str(detector)}
     if config.mask == "masknet":
@@ -440,6 +457,11 @@ def _crs(ds: xr.Dataset) -> str:
     return ds.rio.crs.to_string() if ds.rio.crs else ""
 
 
+def _target_grid(ds: xr.Dataset) -> Affine:
+    """Transform of the target polygons: the product's, or pixel coordinates in radar geometry."""
+    return PIXEL_GRID if is_radar_geometry(ds) else ds.rio.transform()
+
+
 def _static(ds: xr.Dataset, name: str) -> NDArray[np.float64] | None:
     if name not in ds:
         return None
@@ -459,6 +481,8 @@ def _terrain(ds: xr.Dataset) -> tuple[Layer, Layer, Layer]:
         from fringenet.simulate.terrain import slope_aspect
 
         slope, aspect = (np.asarray(a, dtype=np.float64) for a in slope_aspect(dem, pixel_size_m(ds)))
+    # all NaN: unknown (radar geometry without a pixel spacing), as if there were no layer
+    slope, aspect = (None if a is None or not np.isfinite(a).any() else a for a in (slope, aspect))
     return dem, slope, aspect
 
 
@@ -481,7 +505,8 @@ def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> 
     coherence = ds["coherence"].mean(PAIR_DIM).values if is_stack(ds) and "coherence" in ds else None
     if coherence is None and "coherence" in sel:
         coherence = sel["coherence"].values
-    return write_quicklook(path, phase, coherence, probability, ds.rio.transform(), ds.rio.crs)
+    # on the targets' grid (pixel coordinates in radar geometry), so the report's outlines fit
+    return write_quicklook(path, phase, coherence, probability, _target_grid(ds), ds.rio.crs)
 
 
 def _write_run_json(
@@ -500,6 +525,7 @@ def _write_run_json(
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "n_targets": n_targets,
         "crs": crs,
+        "coordinates": "map" if crs else "pixel (column, row)",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fringenet": __version__,
     }
@@ -534,6 +560,7 @@ def _unwrapper(config: MonitorConfig) -> str | Callable[..., Any]:
     return PunetUnwrapper(_bundle(config.punet_model, "punet"))
 
 
+@quiet_pixel_grids
 def run_monitor(
     stack_path: str | Path | xr.Dataset, out_dir: str | Path, config: MonitorConfig | None = None, *,
     progress: bool = False, scores: Callable[[RunResult], dict[str, Any]] | None = None,
@@ -551,12 +578,15 @@ def run_monitor(
     config = config or MonitorConfig()
     out = Path(out_dir)
     previous = check_run_folder(out, overwrite=overwrite, keep=_paths(stack_path, config.inventory))
+    inventory_crs: Any = False  # no inventory yet
     if config.inventory is not None and config.inventory.exists():  # a bad one fails now, not after the scan
-        read_inventory_table(config.inventory)
+        inventory_crs = read_inventory_table(config.inventory).crs
     if config.unwrapper == "punet":
         _bundle(config.punet_model, "punet")
     notes: list[str] = []
-    ds = open_input(stack_path, stack_only=True, notes=notes, variable=config.variable, georeferenced=True)
+    ds = open_input(stack_path, stack_only=True, notes=notes, variable=config.variable)
+    if inventory_crs is not False:
+        check_inventory_coordinates(config.inventory, inventory_crs, is_radar_geometry(ds))
     notes[:0] = clear_run_folder(out, previous, _paths(config.inventory))
     client = _client(config)
     try:
@@ -569,9 +599,9 @@ def run_monitor(
             client.close()
     detections = set_measurements(result.detections, measurements)
     result.detections = detections
-    from fringenet.detect.vectorise import to_geojson
+    from fringenet.detect.vectorise import write_detections
 
-    to_geojson(detections, out / "detections.geojson")
+    write_detections(detections, out)
     inventory = update_inventory(config.inventory or out / "inventory.gpkg", detections, seen=_last_date(ds))
     result.files["inventory"] = inventory.path
     if config.unwrapper == "punet":
@@ -598,18 +628,17 @@ def measure_targets(
     if len(detections) == 0:
         return {}
     shape = (ds.sizes["y"], ds.sizes["x"])
-    transform = ds.rio.transform()
+    transform = ds.rio.transform()  # of the rasters; the polygons are on _target_grid(ds)
+    grid = _target_grid(ds)
     unusable_path = out / "unusable.tif"
     unusable = _read_tif(unusable_path) > 0 if unusable_path.exists() else None
     others = rasterize(
-        ((geom, 1) for geom in detections.geometry), out_shape=shape, transform=transform, dtype="uint8"
+        ((geom, 1) for geom in detections.geometry), out_shape=shape, transform=grid, dtype="uint8"
     ).astype(bool)
     unwrapper = _unwrapper(config)
     jobs = []
     for _, row in detections.iterrows():
-        target = rasterize([(row.geometry, 1)], out_shape=shape, transform=transform, dtype="uint8").astype(
-            bool
-        )
+        target = rasterize([(row.geometry, 1)], out_shape=shape, transform=grid, dtype="uint8").astype(bool)
         margin = config.margin_px or margin_for(int(target.sum()))
         r0, r1, c0, c1 = target_window(target, shape, margin)
         crop = ds.isel(y=slice(r0, r1), x=slice(c0, c1))

@@ -19,8 +19,8 @@ from fringenet.io.atomic import remove_stale_temporaries, writable_folder
 #: Files a detect or monitor run writes at the top of its folder.
 RUN_FILES: tuple[str, ...] = (
     "run.json", "probability.tif", "detections.tif", "velocity.tif", "unusable.tif", "detections.geojson",
-    "quicklook.nc", "inventory.gpkg", "inventory.gpkg-journal", "inventory.gpkg-wal", "inventory.gpkg-shm",
-    "report.html",
+    "detections.gpkg", "quicklook.nc", "inventory.gpkg", "inventory.gpkg-journal", "inventory.gpkg-wal",
+    "inventory.gpkg-shm", "report.html",
 )  # fmt: skip
 #: Sub-folders of a run and the names of the files fringenet writes in them.
 RUN_FOLDERS: dict[str, re.Pattern[str]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fringenet.errors import InputError
 from fringenet.io.schema import PAIR_DIM, is_stack, make_timeseries_dataset, wavelength_of
 from fringenet.io.stack import drop_empty_pairs
+from fringenet.pipeline.radar import quiet_pixel_grids
 
 
 class TimeseriesConfig(BaseModel):
@@ -130,6 +131,7 @@ def invert_stack(stack: xr.Dataset, config: TimeseriesConfig | None = None) -> t
     return series, notes
 
 
+@quiet_pixel_grids
 def run_timeseries(
     stack_path: str | Path,
     out_dir: str | Path,
@@ -147,16 +149,21 @@ def run_timeseries(
     from fringenet.io.open import open_product
 
     writable_folder(out_dir, create=False)  # a file or a read-only folder fails before the work
+    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry
+
     stack = open_product(stack_path, nodata=nodata, wavelength_m=wavelength_m, variable=variable)
+    read_notes = [*stack.encoding.get("notes", []), *([RADAR_NOTE] if is_radar_geometry(stack) else [])]
     series, notes = invert_stack(stack, config)
-    return write_timeseries(series, out_dir, [*stack.encoding.get("notes", []), *notes])
+    return write_timeseries(series, out_dir, [*read_notes, *notes])
 
 
 def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[str] = ()) -> TimeseriesOutput:
     """Write a time series Dataset (from :func:`invert_stack`) as GeoTIFF, NetCDF and MintPy files.
 
     Writes ``velocity.tif`` (m/yr), ``velocity_std.tif`` (m/yr), ``timeseries.nc`` and MintPy-style
-    ``timeseries.h5`` / ``velocity.h5``; each file is written atomically.
+    ``timeseries.h5`` / ``velocity.h5``; each file is written atomically. Without a CRS (radar
+    geometry) the rasters keep the grid's transform and the MintPy files get no ``X_FIRST``/``Y_FIRST``,
+    which MintPy would read as geocoded.
     """
     from fringenet.io.atomic import writable_folder
     from fringenet.io.geotiff import write_geotiff
@@ -168,7 +175,11 @@ def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[st
     write_geotiff(series, out / "velocity_std.tif", variable="velocity_std")
     timeseries_nc = write_netcdf(series, out / "timeseries.nc")
     dates = list(series["date"].values)
-    grid = {"transform": series.rio.transform(), "crs": series.rio.crs, "wavelength_m": wavelength_of(series)}
+    crs = series.rio.crs
+    grid: dict[str, Any] = {
+        "transform": series.rio.transform() if crs is not None else None, "crs": crs,
+        "wavelength_m": wavelength_of(series),
+    }  # fmt: skip
     mintpy_ts = write_mintpy_timeseries(
         out / "timeseries.h5", series["los_displacement"].values, dates, **grid
     )

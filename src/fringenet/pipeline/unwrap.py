@@ -15,6 +15,7 @@ import xarray as xr
 
 from fringenet.errors import InputError
 from fringenet.io.schema import is_stack
+from fringenet.pipeline.radar import quiet_pixel_grids
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def unwrap_dataset(
     return result_ds, notes
 
 
+@quiet_pixel_grids
 def run_unwrap(
     path: str | Path,
     out: str | Path,
@@ -87,7 +89,9 @@ def run_unwrap(
     coherence_file = Path(coherence_path) if coherence_path else _licsar_coherence(path)
     if coherence_file is not None and "coherence" not in ds:
         ds = _attach_coherence(ds, coherence_file)
-    read_notes = ds.encoding.get("notes", [])
+    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry
+
+    read_notes = [*ds.encoding.get("notes", []), *([RADAR_NOTE] if is_radar_geometry(ds) else [])]
     ds, notes = unwrap_dataset(ds, method=method, nlooks=nlooks)
     notes[:0] = read_notes
     if is_stack(ds):

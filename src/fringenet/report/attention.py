@@ -239,34 +239,40 @@ def explain_target(
 
 
 def target_pixel(run_dir: str | PathLike[str], target_id: str, ds: xr.Dataset) -> tuple[int, int]:
-    """Pixel ``(row, col)`` of target ``target_id``'s centre in ``run_dir/detections.geojson`` on ``ds``'s grid.
+    """Pixel ``(row, col)`` of target ``target_id``'s centre in the run's detections on ``ds``'s grid.
 
-    The GeoJSON is EPSG:4326; its ``lon``/``lat`` (mean pixel centre) or else the polygon centroid
-    are transformed to the stack's CRS, then to pixels by the stack's affine transform.
+    ``detections.geojson`` is EPSG:4326; its ``lon``/``lat`` (mean pixel centre) or else the polygon
+    centroid are transformed to the stack's CRS, then to pixels by the stack's affine transform. In
+    radar geometry (``detections.gpkg``, pixel coordinates) the polygon's representative point is the pixel.
     """
-    import geopandas as gpd
     from pyproj import CRS, Transformer
 
-    path = Path(run_dir) / "detections.geojson"
-    if not path.is_file():
-        raise InputError(run_dir, "is not a detect/monitor run folder (no detections.geojson)")
-    table = gpd.read_file(path, engine="pyogrio", DATE_AS_STRING="YES")
+    from fringenet.detect.vectorise import detections_path, read_detections
+
+    path = detections_path(run_dir)
+    if path is None:
+        raise InputError(run_dir, "is not a detect/monitor run folder (no detections.geojson or .gpkg)")
+    table = read_detections(path)
     rows = table[table["target_id"].astype(str) == str(target_id)]
     if rows.empty:
         known = ", ".join(map(str, table["target_id"].head(10))) or "none"
         raise InputError(path, f"has no target {target_id!r} (targets: {known})")
-    hit = rows.iloc[0]
-    lon, lat = hit.get("lon"), hit.get("lat")
-    if lon is None or lat is None or not np.isfinite([lon, lat]).all():
-        centroid = rows.to_crs(CRS.from_epsg(4326)).geometry.iloc[0].representative_point()
-        lon, lat = centroid.x, centroid.y
     crs = ds.rio.crs
-    if crs is None:
-        raise InputError(ds.encoding.get("source", "stack"), "has no CRS; a target cannot be placed on it")
-    x, y = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs), always_xy=True).transform(
-        lon, lat
-    )
-    col_f, row_f = ~ds.rio.transform() * (x, y)
+    if (table.crs is None) != (crs is None):
+        where = ("in pixel coordinates (radar geometry)", "in map coordinates")[table.crs is not None]
+        raise InputError(path, f"targets are {where}, the stack {'has a' if crs else 'has no'} CRS")
+    if table.crs is None:
+        point = rows.geometry.iloc[0].representative_point()
+        col_f, row_f = point.x, point.y
+    else:
+        hit = rows.iloc[0]
+        lon, lat = hit.get("lon"), hit.get("lat")
+        if lon is None or lat is None or not np.isfinite([lon, lat]).all():
+            centroid = rows.to_crs(CRS.from_epsg(4326)).geometry.iloc[0].representative_point()
+            lon, lat = centroid.x, centroid.y
+        to_stack = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs), always_xy=True)
+        x, y = to_stack.transform(lon, lat)
+        col_f, row_f = ~ds.rio.transform() * (x, y)
     row, col = int(np.floor(row_f)), int(np.floor(col_f))
     height, width = ds.sizes["y"], ds.sizes["x"]
     if not (0 <= row < height and 0 <= col < width):

@@ -1,8 +1,8 @@
 """One self-contained HTML report of a monitoring run (``fringenet report RUN_DIR``).
 
-The report reads the run directory (``run.json``, ``quicklook.nc``, ``detections.geojson`` or
-``inventory.gpkg``, ``targets/<target_id>.csv`` or ``.nc``) and writes a single HTML file that works
-offline: figures are embedded as base64 PNG data URIs, the CSS is inline, and there are no scripts,
+The report reads the run directory (``run.json``, ``quicklook.nc``, ``detections.geojson``,
+``detections.gpkg`` (radar geometry: pixel coordinates) or ``inventory.gpkg``, ``targets/<target_id>.csv``
+or ``.nc``) and writes a single HTML file that works offline: figures are embedded as base64 PNG data URIs, the CSS is inline, and there are no scripts,
 web fonts or links. Every optional piece that is missing or unreadable is reported in the page instead
 of stopping the report; only a folder that is not a run (no ``run.json``) is an error.
 """
@@ -198,7 +198,7 @@ def _read_run_json(run_path: Path) -> dict[str, Any]:
 
 
 def _read_targets(run_path: Path, problems: list[str]) -> list[dict[str, Any]]:
-    """This run's targets (``detections.geojson``, else the inventory), sorted by target_id, as dicts.
+    """This run's targets (``detections.geojson`` or ``.gpkg``, else the inventory), sorted by target_id, as dicts.
 
     Each dict keeps its shapely ``geometry`` and gets ``_crs`` (the layer CRS) for the map.
     """
@@ -208,6 +208,7 @@ def _read_targets(run_path: Path, problems: list[str]) -> list[dict[str, Any]]:
     # unless dates and times are kept as strings
     sources: tuple[tuple[str, dict[str, str]], ...] = (
         ("detections.geojson", {"DATE_AS_STRING": "YES"}),
+        ("detections.gpkg", {"layer": "targets"}),  # radar geometry: pixel coordinates, no CRS
         ("inventory.gpkg", {"layer": "targets"}),
     )
     for name, kwargs in sources:
@@ -374,6 +375,8 @@ def _crs_of(ds: xr.Dataset) -> Any:
     wkt = ds.attrs.get("crs")
     if wkt:
         return wkt
+    if "crs" in ds.attrs:  # recorded as "": no CRS (radar geometry); rioxarray would try to parse ""
+        return None
     return ds.rio.crs if hasattr(ds, "rio") else None
 
 
@@ -406,7 +409,7 @@ def _header(
         ("command", _text(run.get("command")) or MISSING),
         ("input", ", ".join(_text(i) for i in _as_list(run.get("input"))) or MISSING),
         ("date range", _date_range(run, targets, series)),
-        ("CRS", _crs_label(run.get("crs"))),
+        ("CRS", _crs_label(run.get("crs"), run.get("coordinates"))),
         ("targets", str(len(targets))),
         ("created", _text(run.get("created")) or MISSING),
         ("fringenet", _text(run.get("fringenet")) or MISSING),
@@ -434,7 +437,9 @@ def _date_range(
     return f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}{source}"
 
 
-def _crs_label(crs: Any) -> str:
+def _crs_label(crs: Any, coordinates: Any = None) -> str:
+    if not crs and str(coordinates or "").startswith("pixel"):
+        return "none: radar geometry, map and outlines in pixel coordinates (column, row)"
     if not crs:
         return MISSING
     try:
@@ -470,7 +475,7 @@ def _target_table(targets: Sequence[Mapping[str, Any]]) -> tuple[list[str], list
                 _text(t.get("target_type")) or MISSING,
                 _text(t.get("detector")) or MISSING,
                 _pair(t.get("score_mean"), t.get("score_max"), "{:.2f}", " / "),
-                _area(t.get("area_m2")),
+                _area(t.get("area_m2"), t.get("area_px")),
                 _pair(t.get("lon"), t.get("lat"), "{:.5f}", ", "),
                 _elevation_slope(t.get("elevation_m"), t.get("slope_deg")),
                 _velocity(t.get("velocity_m_per_yr"), t.get("velocity_std_m_per_yr")),
@@ -488,10 +493,12 @@ def _pair(a: Any, b: Any, fmt: str, sep: str) -> str:
     return f"{MISSING if fa is None else fmt.format(fa)}{sep}{MISSING if fb is None else fmt.format(fb)}"
 
 
-def _area(value: Any) -> str:
+def _area(value: Any, pixels: Any = None) -> str:
     a = _finite(value)
     if a is None:
-        return MISSING
+        # radar geometry without a pixel spacing: the pixel count is all there is
+        px = _finite(pixels)
+        return MISSING if px is None else f"{px:,.0f} px²"
     return f"{a / 1e6:.2f} km²" if a >= 1e6 else f"{a:,.0f} m²"
 
 

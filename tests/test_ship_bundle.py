@@ -1,0 +1,45 @@
+"""Shipping a bundle with a threshold chosen outside its training run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import fringenet.models.shipped as shipped
+from fringenet.errors import InputError
+from fringenet.models.bundle import read_bundle_info
+
+
+@pytest.fixture
+def weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if not (shipped.WEIGHTS_DIR / "detector" / "bundle.json").exists():
+        pytest.skip("no detector shipped (make models)")
+    source = tmp_path / "trained"
+    shutil.copytree(shipped.WEIGHTS_DIR / "detector", source)
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
+    return source
+
+
+def test_ship_replaces_the_threshold_and_records_why(weights: Path) -> None:
+    before = read_bundle_info(weights)
+    out = shipped.ship_bundle(weights, "detector", threshold=0.55, chosen_by="a test")
+    info = read_bundle_info(out)
+    assert info.threshold == 0.55
+    selection = info.provenance["threshold_selection"]
+    assert selection == {"bundle_threshold": before.threshold, "threshold": 0.55, "chosen_by": "a test"}
+    assert read_bundle_info(weights).threshold == before.threshold  # the trained bundle is left alone
+    assert (out / "model.safetensors").read_bytes() == (weights / "model.safetensors").read_bytes()
+
+
+def test_ship_without_threshold_copies_the_bundle(weights: Path) -> None:
+    out = shipped.ship_bundle(weights, "detector")
+    assert (out / "bundle.json").read_text() == (weights / "bundle.json").read_text()
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 1.5])
+def test_ship_refuses_a_threshold_that_is_no_probability(weights: Path, bad: float) -> None:
+    with pytest.raises(InputError, match="not a probability"):
+        shipped.ship_bundle(weights, "detector", threshold=bad)
+    assert not (shipped.WEIGHTS_DIR / "detector").exists()
