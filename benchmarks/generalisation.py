@@ -304,21 +304,32 @@ def detector_method(name: str, path: Path, mask: Path | None = None, window: int
     return Method(name, run, text)
 
 
-def default_methods(models: Sequence[tuple[str, Path, int | None]]) -> list[Method]:
+def default_methods(
+    models: Sequence[tuple[str, Path, int | None]],
+    masknet: Path | None = None,
+    *,
+    candidates_only: bool = False,
+) -> list[Method]:
+    """The candidate bundles (and the shipped detector with the candidate Mask Net ``masknet``); unless
+    ``candidates_only``, also the shipped models, the previous detector and the non-learned baselines."""
     import torch
 
     import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
     from fringenet.models.shipped import shipped_bundle
 
     torch.set_num_threads(2)
+    detector = Path(shipped_bundle("detector"))
     methods = [detector_method(name, path, window=window) for name, path, window in models]
-    methods.append(detector_method("shipped detector", Path(shipped_bundle("detector"))))
+    if masknet is not None:
+        methods.append(detector_method(f"shipped detector + Mask Net `{_shown(masknet)}`", detector, masknet))
+    if candidates_only:
+        return methods
+    methods.append(detector_method("shipped detector", detector))
     methods.append(
         detector_method(
-            "shipped detector + Mask Net (detect's default)", Path(shipped_bundle("detector")),
-            Path(shipped_bundle("masknet")),
+            "shipped detector + Mask Net (detect's default)", detector, Path(shipped_bundle("masknet"))
         )
-    )  # fmt: skip
+    )
     if OLD_DETECTOR.is_dir():
         methods.append(detector_method("previous detector (before issue 11)", OLD_DETECTOR))
     methods += [rule_method(), stacked_otsu_method()]
@@ -719,6 +730,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--no-real", action="store_true", help="skip data set B")
     parser.add_argument(
+        "--masknet",
+        type=Path,
+        metavar="PATH",
+        help="also score the shipped detector with this Mask Net bundle",
+    )
+    parser.add_argument(
         "--candidates-only", action="store_true", help="score only the --model bundles (model selection)"
     )
     args = parser.parse_args(argv)
@@ -730,9 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [case_of(s) for s in scenes]
     print(f"data set A: {len(cases)} scenes in {time.perf_counter() - t0:.1f} s (cache {args.cache})",
           file=sys.stderr)  # fmt: skip
-    methods = default_methods(args.model)
-    if args.candidates_only:
-        methods = methods[: len(args.model)]
+    methods = default_methods(args.model, args.masknet, candidates_only=args.candidates_only)
     names = [m.name for m in methods]
 
     examples = _examples(cases)

@@ -237,13 +237,26 @@ def test_an_error_mid_scan_leaves_no_output(tmp_path: Path) -> None:
     assert list((tmp_path / "run").iterdir()) == []
 
 
-def test_missing_layers_and_small_scenes_are_refused_before_the_scan(tmp_path: Path) -> None:
+def test_missing_layers_are_refused_before_the_scan_and_small_scenes_padded(tmp_path: Path) -> None:
     phase = random_phase(7)
     source = GeoTiffSource(write_plain_tif(tmp_path / "a.pha.tif", phase, crs=CRS, transform=TRANSFORM))
     with pytest.raises(InputError, match=r"a\.pha\.tif.*'elevation' needs a DEM"):
         scan_scene((CosLogit(), bundle_info(["cos_phase", "sin_phase", "elevation"])), source, tmp_path / "r")
-    with pytest.raises(InputError, match=r"150 x 170 px is smaller.*--window"):
-        scan_scene((CosLogit(), bundle_info(["cos_phase", "sin_phase"])), source, tmp_path / "r", window=160)
+    # a scene smaller than the window is padded with no-data, not refused; the outputs keep its size
+    padded = scan_scene(
+        (CosLogit(), bundle_info(["cos_phase", "sin_phase"])),
+        source,
+        tmp_path / "p",
+        window=160,
+        device="cpu",
+    )
+    assert padded.shape == (150, 170) and padded.n_windows == 1 * 2
+    assert any("150 x 170 px is smaller than the 160 px window: padded" in n for n in padded.notes)
+    with rasterio.open(padded.probability_path) as src:
+        assert src.shape == (150, 170)
+        np.testing.assert_array_equal(
+            np.isfinite(src.read(1)), np.isfinite(phase)
+        )  # valid where the input is
     info = bundle_info(["cos_phase", "sin_phase", "coherence"])  # derivable: estimated from the phase
     scan = scan_scene((CosLogit(), info), source, tmp_path / "r", window=64, device="cpu")
     assert any("coherence estimated from the wrapped phase" in n for n in scan.notes)

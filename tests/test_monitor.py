@@ -162,10 +162,15 @@ def test_a_scheduler_that_does_not_answer(workspace: dict, tmp_path: Path) -> No
         run_monitor(workspace["product"], tmp_path / "out", config)
 
 
-def test_scene_smaller_than_a_window(workspace: dict, tmp_path: Path) -> None:
-    config = _config(workspace, window=128)
-    with pytest.raises(InputError, match="window"):
-        run_monitor(workspace["product"], tmp_path / "out", config)
+def test_scene_smaller_than_a_window_is_padded(workspace: dict, tmp_path: Path) -> None:
+    config = DetectConfig(model=workspace["detector"], mask="otsu", scheduler="inline", window=128)
+    result = run_detect(workspace["product"], tmp_path / "out", config)
+    assert result.windows == {"detector": 128}
+    assert any("96 x 96 px is smaller than the 128 px window: padded" in n for n in result.notes)
+    import rasterio
+
+    with rasterio.open(result.files["probability"]) as src:
+        assert src.shape == (96, 96)
 
 
 def test_demo_scores_count_objects_and_velocity(workspace: dict, monitored: tuple) -> None:

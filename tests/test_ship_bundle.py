@@ -18,6 +18,10 @@ def weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         pytest.skip("no detector shipped (make models)")
     source = tmp_path / "trained"
     shutil.copytree(shipped.WEIGHTS_DIR / "detector", source)
+    info = read_bundle_info(source)  # as the trainer wrote it: no selection yet, its validation threshold
+    provenance = {k: v for k, v in info.provenance.items() if k != "threshold_selection"}
+    trained = info.model_copy(update={"threshold": 0.3, "provenance": provenance})
+    (source / "bundle.json").write_text(trained.model_dump_json(indent=2))
     monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
     return source
 
@@ -31,6 +35,15 @@ def test_ship_replaces_the_threshold_and_records_why(weights: Path) -> None:
     assert selection == {"bundle_threshold": before.threshold, "threshold": 0.55, "chosen_by": "a test"}
     assert read_bundle_info(weights).threshold == before.threshold  # the trained bundle is left alone
     assert (out / "model.safetensors").read_bytes() == (weights / "model.safetensors").read_bytes()
+
+
+def test_reshipping_keeps_the_trainers_threshold_in_the_record(weights: Path, tmp_path: Path) -> None:
+    first = shipped.ship_bundle(weights, "detector", threshold=0.5, chosen_by="first")
+    again = tmp_path / "again"
+    shutil.copytree(first, again)
+    out = shipped.ship_bundle(again, "detector", threshold=0.6, chosen_by="second")
+    selection = read_bundle_info(out).provenance["threshold_selection"]
+    assert selection == {"bundle_threshold": 0.3, "threshold": 0.6, "chosen_by": "second"}
 
 
 def test_ship_without_threshold_copies_the_bundle(weights: Path) -> None:

@@ -29,6 +29,10 @@ class InputError(FringenetError, ValueError):
         self.problem = problem
         super().__init__(f"{self.source}: {problem}" if self.source else problem)
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str | None, str]]:
+        # picklable (a Dask worker's error reaches the caller as itself): args are (source, problem)
+        return type(self), (self.source, self.problem)
+
 
 class NetworkError(InputError):
     """A small-baseline network cannot be inverted (e.g. it is disconnected)."""

@@ -11,6 +11,7 @@ between regions.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -333,7 +334,7 @@ def merge_pairs(pairs: Sequence[PairLayers], key_pair: int = -1) -> PairLayers:
         wrapped_phase=key.wrapped_phase,
         pixel_size_m=key.pixel_size_m,
         wavelength_m=key.wavelength_m,
-        coherence=None if coherence_stack is None else np.nanmean(coherence_stack, axis=0),
+        coherence=None if coherence_stack is None else _nanmean_pairs(coherence_stack),
         amplitude=key.amplitude,
         unwrapped_phase=key.unwrapped_phase,
         los_displacement=key.los_displacement,
@@ -352,3 +353,10 @@ def merge_pairs(pairs: Sequence[PairLayers], key_pair: int = -1) -> PairLayers:
 def uses_stack(channels: Sequence[str]) -> bool:
     """Whether a model with these channels scans a stack as one input (rather than pair by pair)."""
     return any(c in STACK_CHANNELS for c in channels)
+
+
+def _nanmean_pairs(stack: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Mean over the pair axis ignoring NaN; NaN (without a warning) where every pair is NaN (padding)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stack, axis=0)

@@ -296,9 +296,12 @@ def scan_scene(
     Raises
     ------
     InputError
-        Before scanning: a channel the model needs cannot be derived from the source, or the scene
-        is smaller than one window. After it (windows without valid pixels are skipped, so this
-        costs one read of the phase): no valid pixel at all. No output file is left on any error.
+        Before scanning: a channel the model needs cannot be derived from the source. After it
+        (windows without valid pixels are skipped, so this costs one read of the phase): no valid
+        pixel at all. No output file is left on any error.
+
+    A scene smaller than one window is padded with no-data on the bottom/right (those pixels get no
+    weight) and scanned in one window per short axis; the outputs keep the scene's size, with a note.
     """
     from tqdm import tqdm
 
@@ -307,16 +310,18 @@ def scan_scene(
     window = window or info.patch_size
     check_window(window, overlap)
     height, width = source.shape
-    if height < window or width < window:
-        raise InputError(source.name, f"scene {height} x {width} px is smaller than one {window} px window; "
-                         f"use a smaller --window (at most {min(height, width)})")  # fmt: skip
     if client is not None and bundle is None:
         raise InputError("model", "a Dask scan needs the bundle path (workers load it), not a loaded model")
-    rows, cols = window_origins(height, window, overlap), window_origins(width, window, overlap)
     notes: list[str] = []
     for layers, _ in _inputs(source, 0, min(32, height), _stack_model(info.channels)):
         derive_channels(layers, info.channels)  # a missing layer fails here, naming the source
         break
+    scanned: WindowSource = source
+    if height < window or width < window:  # padded with no-data, which the windows give no weight
+        scanned = PaddedSource(source, window)
+        notes.append(padding_note((height, width), window, scanned.shape))
+    rows = window_origins(scanned.shape[0], window, overlap)
+    cols = window_origins(scanned.shape[1], window, overlap)
     dev = device if isinstance(device, torch.device) else select_device(device or "auto")
     settings = BandSettings(
         tuple(info.channels), info.normalisation, window, overlap, tuple(cols), batch_size, str(dev),
@@ -325,9 +330,9 @@ def scan_scene(
     if client is None:
         net = net if net is not None else load_bundle(bundle)[0]  # type: ignore[arg-type]
         net = net.to(dev)
-        bands: Iterator[BandResult] = (scan_band(net, source, r, settings) for r in rows)
+        bands: Iterator[BandResult] = (scan_band(net, scanned, r, settings) for r in rows)
     else:
-        bands = _cluster_bands(client, bundle, source, rows, settings)  # type: ignore[arg-type]
+        bands = _cluster_bands(client, bundle, scanned, rows, settings)  # type: ignore[arg-type]
     out = Path(out_dir)
     paths = out / "probability.tif", out / "detections.tif"
     with ExitStack() as stack:
@@ -335,12 +340,15 @@ def scan_scene(
         writer = _Writer(prob_tmp, det_tmp, source, info.threshold)
         stack.callback(writer.close)
         stack.callback(getattr(bands, "close", lambda: None))  # cancels outstanding Dask tasks on error
-        blender = BandBlender(rows, window, height, width)
+        blender = BandBlender(rows, window, *scanned.shape)
+        written = 0
         for k, band in enumerate(tqdm(bands, total=len(rows), desc="bands", disable=not progress)):
             if band.error is not None:
                 raise InputError(*band.error)
             notes.extend(n for n in band.notes if n not in notes)
-            writer.add(blender.add(band.row0, band.weighted, band.weight), last=k == len(rows) - 1)
+            done = blender.add(band.row0, band.weighted, band.weight)[: height - written, :width]
+            written += len(done)
+            writer.add(done, last=k == len(rows) - 1)
         if writer.n_valid == 0:
             raise InputError(source.name, "no valid pixel: the phase is all no-data/NaN")
     seconds = time.perf_counter() - start
@@ -368,8 +376,21 @@ def connect(scheduler: str | None = None, n_workers: int = 2, *, timeout_s: floa
         ) from err
 
 
-class _PaddedSource:
-    """A source padded with no-data (NaN phase) on the bottom/right to at least ``size`` px per side."""
+def padding_note(shape: tuple[int, int], window: int, padded: tuple[int, int]) -> str:
+    """The note of a scene padded to ``padded`` because it is smaller than one ``window``."""
+    return (
+        f"scene {shape[0]} x {shape[1]} px is smaller than the {window} px window: padded with no-data "
+        f"to {padded[0]} x {padded[1]} px for the model (outputs keep {shape[0]} x {shape[1]} px)"
+    )
+
+
+class PaddedSource:
+    """A source padded with no-data on the bottom/right to at least ``size`` px per side.
+
+    Every layer of the pairs read is padded: float rasters with NaN, masks (``valid``) with False;
+    scalar layers (a constant incidence or heading) stay as they are. A window over the padding has no
+    valid pixel there, so the blending gives it no weight. Picklable as the source it wraps.
+    """
 
     def __init__(self, source: WindowSource, size: int) -> None:
         self._source = source
@@ -387,17 +408,31 @@ class _PaddedSource:
     ) -> list[Any]:
         h, w = self._source.shape
         inner_h, inner_w = max(0, min(height, h - row0)), max(0, min(width, w - col0))
+        if inner_h == height and inner_w == width:
+            return self._source.read(row0, col0, height, width, pairs)
+        read_h, read_w = max(inner_h, 1), max(inner_w, 1)  # a window wholly in the padding reads 1 px
         out = []
-        for layers in self._source.read(row0, col0, max(inner_h, 1), max(inner_w, 1), pairs):
-            for name in ("wrapped_phase", "coherence", "dem", "amplitude", "unwrapped_phase"):
+        for layers in self._source.read(min(row0, h - 1), min(col0, w - 1), read_h, read_w, pairs):
+            for name in _RASTER_LAYERS:
                 value = getattr(layers, name)
-                if value is None:
+                if value is None or np.ndim(value) != 2:
                     continue
-                full = np.full((height, width), np.nan, dtype=np.float32)
-                full[:inner_h, :inner_w] = np.asarray(value)[:inner_h, :inner_w]
+                value = np.asarray(value)
+                mask = value.dtype == np.bool_
+                full: NDArray[Any] = np.full(
+                    (height, width), False if mask else np.nan, np.bool_ if mask else np.float32
+                )
+                full[:inner_h, :inner_w] = value[:inner_h, :inner_w]
                 setattr(layers, name, full)
             out.append(layers)
         return out
+
+
+_RASTER_LAYERS = (
+    "wrapped_phase", "coherence", "amplitude", "unwrapped_phase", "los_displacement", "dem", "slope",
+    "aspect", "incidence", "heading", "valid",
+)  # fmt: skip
+"""The ``(H, W)`` layers of :class:`~fringenet.data.channels.PairLayers` a padded read pads."""
 
 
 def predict_scene(
@@ -418,7 +453,7 @@ def predict_scene(
     window = window or info.patch_size
     height, width = source.shape
     if height < window or width < window:
-        source = _PaddedSource(source, window)  # type: ignore[assignment]
+        source = PaddedSource(source, window)
     overlap = min(overlap, window // 2 - 1) if overlap >= window // 2 else overlap
     check_window(window, overlap)
     padded_h, padded_w = source.shape

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from fringenet.data.sequences import (
     stack_inputs,
     terrain_inputs,
 )
-from fringenet.detect.scene import SceneScan
+from fringenet.detect.scene import SceneScan, padding_note
 from fringenet.detect.windows import BandBlender, blend_weights, check_window, window_origins
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
@@ -298,7 +298,8 @@ class _Writer:
 
 
 def check_scene_window(stack: PreparedStack, window: int, overlap: int) -> None:
-    """Raise :class:`InputError` unless ``window`` fits the scene and is a multiple of the model's tile."""
+    """Raise :class:`InputError` unless ``window`` fits the scene and is a multiple of the model's tile
+    (for one exact window, as ``explain`` reads; a scan pads and rounds instead, see :func:`scene_window`)."""
     check_window(window, overlap)
     height, width = stack.shape
     if height < window or width < window:
@@ -307,6 +308,45 @@ def check_scene_window(stack: PreparedStack, window: int, overlap: int) -> None:
     tile = stack.spec.patch
     if window % tile:
         raise InputError("window", f"window {window} px is not a multiple of the model's {tile} px tile")
+
+
+def scene_window(stack: PreparedStack, window: int, overlap: int, notes: list[str]) -> int:
+    """``window`` rounded to the nearest multiple of the model's tile (the network cuts a window into
+    tiles), with a note when it changes; then checked against ``overlap``."""
+    tile = stack.spec.patch
+    rounded = max(-(-16 // tile), (window + tile // 2) // tile) * tile  # at least 16 px (check_window)
+    if rounded != window:
+        notes.append(
+            f"window {window} px rounded to {rounded} px, the nearest multiple of the model's {tile} px tile"
+        )
+    check_window(rounded, overlap)
+    return rounded
+
+
+def _extend(coord: NDArray[Any], pad: int) -> NDArray[Any]:
+    """A regular coordinate continued ``pad`` steps past its end."""
+    if pad == 0:
+        return coord
+    step = coord[1] - coord[0] if coord.size > 1 else 1
+    return np.concatenate([coord, coord[-1] + step * np.arange(1, pad + 1)])
+
+
+def pad_stack(stack: PreparedStack, window: int) -> PreparedStack:
+    """``stack`` padded with no-data (NaN phase, coherence and terrain) on the bottom/right to at least
+    ``window`` px per side, so a scene smaller than one window is scanned by one; lazy like the stack."""
+    height, width = stack.shape
+    pad_y, pad_x = max(0, window - height), max(0, window - width)
+    if not pad_y and not pad_x:
+        return stack
+    ds = stack.ds.pad(y=(0, pad_y), x=(0, pad_x))
+    for dim, pad in (("y", pad_y), ("x", pad_x)):
+        if dim in stack.ds.coords:
+            ds = ds.assign_coords({dim: _extend(np.asarray(stack.ds[dim].values), pad)})
+
+    def grow(a: F64 | None) -> F64 | None:
+        return None if a is None else np.pad(a, ((0, pad_y), (0, pad_x)), constant_values=np.nan)
+
+    return replace(stack, ds=ds, dem=grow(stack.dem), slope=grow(stack.slope), aspect=grow(stack.aspect))
 
 
 def _band_windows(
@@ -383,8 +423,9 @@ def scan_stack(
         ``slope``, ``aspect``, ``valid``/``water``/``layover`` masks and ``attrs["wavelength_m"]``;
         or the :class:`PreparedStack` a caller already checked with :func:`prepare_stack`.
     window, overlap
-        Window side (px; default the bundle's patch size, a multiple of the model's tile) and the
-        overlap between windows (px).
+        Window side (px; default the bundle's patch size; rounded to the nearest multiple of the
+        model's tile, with a note) and the overlap between windows (px). A scene smaller than one
+        window is padded with no-data (:func:`pad_stack`); the outputs keep the scene's size.
     batch_size
         Windows per forward pass.
     device
@@ -398,7 +439,7 @@ def scan_stack(
     ------
     InputError
         Before scanning: not a temporal bundle, not a stack, a bad pair network (too few pairs or
-        dates, repeated pairs, disconnected), or a window that does not fit. After it: no valid
+        dates, repeated pairs, disconnected), or an overlap too large for the window. After it: no valid
         pixel at all. No output file is left on any error.
     """
     from tqdm import tqdm
@@ -406,32 +447,37 @@ def scan_stack(
     start = time.perf_counter()
     net, info, spec = resolve_temporal_bundle(bundle)
     stack = ds if isinstance(ds, PreparedStack) else prepare_stack(ds, spec)
-    window = window or info.patch_size
-    check_scene_window(stack, window, overlap)
+    notes = list(stack.notes)
+    window = scene_window(stack, window or info.patch_size, overlap, notes)
     height, width = stack.shape
-    rows, cols = window_origins(height, window, overlap), window_origins(width, window, overlap)
+    grid = (stack.shape, stack.ds.rio.transform(), stack.ds.rio.crs)  # the outputs': the scene's own
+    if height < window or width < window:  # padded with no-data, which the windows give no weight
+        stack = pad_stack(stack, window)
+        notes.append(padding_note((height, width), window, stack.shape))
+    rows, cols = (
+        window_origins(stack.shape[0], window, overlap),
+        window_origins(stack.shape[1], window, overlap),
+    )
     dev = device if isinstance(device, torch.device) else select_device(device or "auto")
     net = net.to(dev)
     weights = blend_weights(window, overlap).astype(np.float64)
-    notes = list(stack.notes)
     out = Path(out_dir)
     paths = out / "probability.tif", out / "detections.tif", out / "velocity.tif"
     with ExitStack() as es:
         tmps = tuple(es.enter_context(atomic_path(p)) for p in paths)
-        writer = _Writer((tmps[0], tmps[1], tmps[2]), stack.shape, stack.ds.rio.transform(), stack.ds.rio.crs,
-                         info.threshold)  # fmt: skip
+        writer = _Writer((tmps[0], tmps[1], tmps[2]), *grid, info.threshold)
         es.callback(writer.close)
-        prob_blend = BandBlender(rows, window, height, width)
-        vel_blend = BandBlender(rows, window, height, width)
+        prob_blend = BandBlender(rows, window, *stack.shape)
+        vel_blend = BandBlender(rows, window, *stack.shape)
+        written = 0
         for k, row0 in enumerate(tqdm(rows, desc="bands", disable=not progress)):
             prob_sum, vel_sum, weight = _scan_band(
                 net, stack, row0, weights, cols, batch_size, dev, bfloat16, notes
             )
-            writer.add(
-                prob_blend.add(row0, prob_sum, weight),
-                vel_blend.add(row0, vel_sum, weight),
-                last=k == len(rows) - 1,
-            )
+            keep = slice(0, height - written), slice(0, width)
+            prob = prob_blend.add(row0, prob_sum, weight)[keep]
+            writer.add(prob, vel_blend.add(row0, vel_sum, weight)[keep], last=k == len(rows) - 1)
+            written += len(prob)
         if writer.n_valid == 0:
             raise InputError(stack.source, "no valid pixel: the phase is all no-data/NaN")
     seconds = time.perf_counter() - start

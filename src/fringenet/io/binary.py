@@ -131,7 +131,7 @@ def _number(par: dict[str, str], key: str, path: Path) -> float:
 
 def _count(par: dict[str, str], key: str, path: Path) -> int:
     value = _number(par, key, path)
-    if value != int(value) or value <= 0:
+    if not np.isfinite(value) or value != int(value) or value <= 0:  # int(nan) and int(inf) raise
         raise InputError(path, f"parameter '{key}' = {par[key]!r} is not a positive whole number")
     return int(value)
 
@@ -210,7 +210,9 @@ def _dem_par_grid(par: dict[str, str], path: Path) -> tuple[Affine, str]:
     if projection == "UTM":
         north, east = _number(par, "corner_north", path), _number(par, "corner_east", path)
         dn, de = _number(par, "post_north", path), _number(par, "post_east", path)
-        zone = int(_number(par, "projection_zone", path))
+        zone = _count(par, "projection_zone", path)
+        if zone > 60:
+            raise InputError(path, f"projection_zone {zone} is not a UTM zone (1-60)")
         south = "false_northing" in par and _number(par, "false_northing", path) >= 1e6
         crs = f"EPSG:{32700 + zone if south else 32600 + zone}"
         return Affine(de, 0.0, east - de / 2.0, 0.0, dn, north - dn / 2.0), crs
@@ -309,9 +311,14 @@ def vrt_header(vrt_path: str | PathLike[str]) -> BinaryHeader:
     if gdal_type not in _GDAL_TYPES:
         raise InputError(vrt_path, f"dataType {gdal_type} not supported ({sorted(_GDAL_TYPES)})")
     item = np.dtype(_GDAL_TYPES[gdal_type]).itemsize
-    width, lines = int(root.get("rasterXSize", "0")), int(root.get("rasterYSize", "0"))
-    pixel = int(first.findtext("PixelOffset") or item)
-    line = int(first.findtext("LineOffset") or width * pixel)
+    try:
+        width, lines = int(root.get("rasterXSize", "0")), int(root.get("rasterYSize", "0"))
+        pixel = int(first.findtext("PixelOffset") or item)
+        line = int(first.findtext("LineOffset") or width * pixel)
+    except ValueError as err:
+        raise InputError(vrt_path, f"raster size or offsets are not whole numbers ({err})") from err
+    if width <= 0 or lines <= 0:
+        raise InputError(vrt_path, f"raster size {width} x {lines} is empty")
     bands = len(band_nodes)
     scheme = (
         "BIP"
@@ -396,6 +403,13 @@ def _lazy(path: Path, header: BinaryHeader, rows: int) -> Any:
         )
         blocks.append(darray.from_delayed(task, shape=(r1 - r0, header.width), dtype=dt.newbyteorder("=")))
     return darray.concatenate(blocks, axis=0)
+
+
+def _phase(block: np.ndarray) -> np.ndarray:
+    """The phase of complex values, NaN where they are 0+0j (no data); inf/NaN values (damaged
+    bytes) give NaN without numpy's warnings on stderr."""
+    with np.errstate(invalid="ignore"):
+        return np.where(block == 0, np.nan, np.angle(block)).astype(np.float32)
 
 
 def _plausible(values: np.ndarray) -> float:
@@ -610,7 +624,7 @@ def read_binary(
 
     data = _lazy(path, header, rows)
     if np.dtype(header.dtype).kind == "c":
-        data = darray.where(data == 0, np.nan, darray.angle(data))
+        data = data.map_blocks(_phase, dtype=np.float32)
         if name != "wrapped_phase":
             notes.append(f"{path.name}: complex values read as their phase (rad) for {name}")
     data = data.astype(np.float32)

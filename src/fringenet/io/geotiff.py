@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
+import logging
 import re
+import threading
+import warnings
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -13,13 +19,14 @@ import pandas as pd
 import rasterio
 import rioxarray
 import xarray as xr
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.dates import parse_pair_dates
+from fringenet.io.guard import guarded
 from fringenet.io.schema import VARIABLES, as_ns, base_attrs
 
 # LiCSAR product suffixes (``<pair or frame>.geo.<kind>.tif``).
@@ -111,6 +118,53 @@ def gdal_reason(err: BaseException) -> str:
     return str(err).strip() or type(err).__name__
 
 
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # "CPLE_AppDefined in x.tif: TIFFFetchNormalTag:..." or "x.tif: TIFF...": the reader names the file
+        message = re.sub(r"^(CPLE_\w+ in )?(\S+\.tiff?: )?", "", record.getMessage(), flags=re.I).strip()
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+@contextlib.contextmanager
+def gdal_messages() -> Iterator[list[str]]:
+    """Collect GDAL's warnings about a file instead of letting them reach stderr; yields the list.
+
+    Outside a rasterio environment (rioxarray's opener, lazy reads) GDAL prints ``Warning 1: ...`` and
+    ``ERROR 1: ...`` itself; inside one, rasterio logs them, and Python prints logged warnings when no
+    handler is set. Either way a bad file's one-line error came after lines that name no file.
+    :func:`~fringenet.io.open.open_product` turns what was collected into notes when it reads the file and
+    drops it when it refuses the file (the error says why).
+    ``NotGeoreferencedWarning`` is ignored: a raster without geotransform is a pixel grid without CRS.
+    """
+    messages: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        # a Dask worker thread: the logger, warning filters and sys.stderr are process-wide, not ours
+        with rasterio.Env():
+            yield messages
+        return
+    logger = logging.getLogger("rasterio")  # rasterio._env (GDAL's messages), rasterio._base (tags)
+    handler, propagate = _Collect(messages), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    printed = io.StringIO()  # rasterio prints a traceback for a GDAL message that is not UTF-8 text
+    try:
+        with rasterio.Env(), warnings.catch_warnings(), contextlib.redirect_stderr(printed):
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        if "UnicodeDecodeError" in printed.getvalue():
+            messages.append("a message that is not UTF-8 text (damaged metadata?)")
+        elif printed.getvalue().strip():
+            messages.append(printed.getvalue().strip().splitlines()[-1])
+
+
 def truncation(src: DatasetReader, path: Path) -> str | None:
     """Why the open GeoTIFF ``src`` at ``path`` is cut short, or None when every pixel block is in the file.
 
@@ -145,10 +199,13 @@ def phase_from_values(path: Path, nodata: float | None = None) -> tuple[str | No
     in [0, 1]: coherence or a weak phase; integer rasters: scaled values) is not guessed. Returns the
     name (None when not guessed) and a note saying what was inferred from which range.
     """
-    with rasterio.open(path) as src:
-        if not np.issubdtype(np.dtype(src.dtypes[0]), np.floating):
-            return None, f" (integer raster, {src.dtypes[0]})"
-        band = src.read(1, masked=True)
+    try:
+        with rasterio.open(path) as src:
+            if not np.issubdtype(np.dtype(src.dtypes[0]), np.floating):
+                return None, f" (integer raster, {src.dtypes[0]})"
+            band = src.read(1, masked=True)
+    except Exception as err:  # GDAL's CPLE_* errors for damaged pixel blocks are not all RasterioError
+        raise InputError(path, f"corrupt or truncated GeoTIFF ({gdal_reason(err)})") from err
     values = band.compressed().astype(np.float64)
     values = values[np.isfinite(values) & (values != (np.nan if nodata is None else nodata))]
     if values.size == 0:
@@ -210,6 +267,19 @@ def read_geotiff(
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
+    with gdal_messages():  # open_product turns them into notes
+        return _read_geotiff(path, variable, nodata, chunks, sensor, wavelength_m, check_data)
+
+
+def _read_geotiff(
+    path: Path,
+    variable: str | None,
+    nodata: float | None,
+    chunks: Any,
+    sensor: str | None,
+    wavelength_m: float | None,
+    check_data: bool,
+) -> xr.Dataset:
     try:
         with rasterio.open(path) as src:
             tags = src.tags()
@@ -218,6 +288,12 @@ def read_geotiff(
         if isinstance(chunks, (str, int)):
             chunks = {"band": 1, "y": chunks, "x": chunks}
         da = rioxarray.open_rasterio(path, chunks=chunks, masked=True)
+        if isinstance(da, xr.DataArray) and da.chunks is not None:  # (``.data`` would read a lazy one)
+            # a damaged pixel block fails where a lazy stack is computed, naming the file (and quietly)
+            lazy = rioxarray.open_rasterio(path, masked=True)
+            assert isinstance(lazy, xr.DataArray)
+            what = "corrupt or truncated GeoTIFF"
+            da = da.copy(data=guarded(lazy.variable, da.chunks, path, what, gdal_messages))
     except (RasterioError, OSError, ValueError) as err:
         raise InputError(path, f"not a readable GeoTIFF ({gdal_reason(err)})") from err
     if damage is not None:

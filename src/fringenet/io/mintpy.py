@@ -12,10 +12,11 @@ Sign convention: MintPy's interferogram phase is positive for motion away from t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import numpy as np
@@ -36,6 +37,27 @@ def _open_h5(path: Path) -> h5py.File:
         return h5py.File(path, "r")
     except OSError as err:
         raise InputError(path, f"not a readable HDF5 file ({err})") from err
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _damage_named(reader: F) -> F:
+    """A damaged file (h5py's KeyError/RuntimeError/OSError on reading, garbage attributes or dates) raises
+    :class:`InputError` naming it, not a traceback."""
+
+    @functools.wraps(reader)
+    def wrapper(path: str | PathLike[str], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return reader(path, *args, **kwargs)
+        except InputError:
+            raise
+        except (KeyError, RuntimeError, OSError, ValueError, TypeError, IndexError) as err:
+            text = str(err.args[0] if isinstance(err, KeyError) and err.args else err).strip()
+            reason = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+            raise InputError(path, f"corrupt or truncated MintPy HDF5 file ({reason})") from err
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _attrs(f: h5py.File) -> dict[str, str]:
@@ -63,6 +85,7 @@ def _dates(raw: np.ndarray) -> list[pd.Timestamp]:
     return [pd.Timestamp((d.decode() if isinstance(d, bytes) else str(d)).strip()) for d in raw]
 
 
+@_damage_named
 def read_mintpy_ifgram_stack(path: str | PathLike[str], *, keep_dropped: bool = False) -> xr.Dataset:
     """Read MintPy's ``ifgramStack.h5`` into a fringenet ``(pair, y, x)`` stack.
 
@@ -244,6 +267,7 @@ def _grid_dataset(
     return ds
 
 
+@_damage_named
 def read_mintpy_timeseries(path: str | PathLike[str]) -> xr.Dataset:
     """Read MintPy's ``timeseries.h5``: variable ``los_displacement`` with dims ``(date, y, x)`` (m).
 
@@ -270,6 +294,7 @@ def read_mintpy_timeseries(path: str | PathLike[str]) -> xr.Dataset:
     return ds
 
 
+@_damage_named
 def read_mintpy_velocity(path: str | PathLike[str]) -> xr.Dataset:
     """Read MintPy's ``velocity.h5`` as ``los_velocity`` (m/yr, positive towards the satellite)."""
     path = Path(path)
@@ -289,6 +314,7 @@ def read_mintpy_velocity(path: str | PathLike[str]) -> xr.Dataset:
     return ds
 
 
+@_damage_named
 def mintpy_file_type(path: str | PathLike[str]) -> str | None:
     """MintPy's ``FILE_TYPE`` attribute of an HDF5 file (e.g. ``"ifgramStack"``), or None."""
     with _open_h5(Path(path)) as f:

@@ -42,10 +42,21 @@ _DATE_ATTRS = (("reference_date", "secondary_date"), ("first_date", "second_date
 def _open(path: Path, **kwargs: Any) -> xr.Dataset:
     if not path.exists():
         raise InputError(path, "file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
     try:
         return xr.open_dataset(path, decode_coords="all", **kwargs)
     except Exception as err:  # netCDF4/h5netcdf raise many unrelated types for a corrupt file
-        raise InputError(path, f"not a readable NetCDF file ({type(err).__name__}: {err})") from err
+        raise InputError(path, f"not a readable NetCDF file ({_reason(err)})") from err
+
+
+def _reason(err: Exception) -> str:
+    """One line of why a NetCDF file did not open (xarray's own messages run over several lines)."""
+    text = str(err).strip()
+    if isinstance(err, ValueError) and text.startswith("did not find a match in any of xarray"):
+        return "no NetCDF-3 or NetCDF-4/HDF5 signature: not a NetCDF file, or its header is damaged"
+    first = text.splitlines()[0].strip() if text else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def snap_variable(name: str) -> str | None:
@@ -232,8 +243,12 @@ def read_netcdf(path: str | PathLike[str], *, chunks: Any = None) -> xr.Dataset:
     path = Path(path)
     ds = _open(path, chunks=chunks)
     if chunks is None:
-        ds = ds.load()
-        ds.close()
+        try:
+            ds = ds.load()
+        except Exception as err:  # a damaged data chunk: netCDF4's RuntimeError("NetCDF: HDF error"), ...
+            raise InputError(path, f"corrupt or truncated NetCDF file ({_reason(err)})") from err
+        finally:
+            ds.close()
     return restore_from_file(ds, path, "fringenet NetCDF")
 
 

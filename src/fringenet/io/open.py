@@ -11,7 +11,7 @@ import xarray as xr
 
 from fringenet.errors import InputError
 from fringenet.io.binary import binary_kind, is_binary_folder, read_binary, read_binary_folder
-from fringenet.io.geotiff import _LICSAR, read_geotiff, read_licsar_folder
+from fringenet.io.geotiff import _LICSAR, LICSAR_KINDS, gdal_messages, read_geotiff, read_licsar_folder
 from fringenet.io.mintpy import (
     mintpy_file_type,
     read_mintpy_ifgram_stack,
@@ -19,7 +19,7 @@ from fringenet.io.mintpy import (
     read_mintpy_velocity,
 )
 from fringenet.io.netcdf import is_fringenet_netcdf, read_netcdf, read_snap_netcdf
-from fringenet.io.schema import PAIR_DIM
+from fringenet.io.schema import PAIR_DIM, VARIABLES
 from fringenet.io.stack import open_stack_folder
 from fringenet.io.zarr_store import read_zarr
 
@@ -45,9 +45,22 @@ def open_product(
     do not say, e.g. ``ifg_20200101_20200113.tif``) apply to GeoTIFF products and folders of them;
     ``nodata`` and ``wavelength_m`` also to raw binaries and ``variable`` to a single one; the
     other formats name their variables themselves. What was inferred instead of given is in
-    ``encoding["notes"]``.
+    ``encoding["notes"]``, and so are GDAL's warnings about a damaged but readable file (never printed).
     """
     path = Path(path)
+    with gdal_messages() as messages:
+        ds = _open_product(path, nodata, wavelength_m, variable)
+    if messages:
+        notes = ds.encoding.get("notes", [])
+        more = f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
+        warned = f"GDAL warned while reading {path.name} (damaged?): {'; '.join(messages[:3])}{more}"
+        ds.encoding["notes"] = [*notes, warned]
+    return ds
+
+
+def _open_product(
+    path: Path, nodata: float | None, wavelength_m: float | None, variable: str | None
+) -> xr.Dataset:
     if not path.exists():
         raise InputError(path, "no such file or folder")
     suffix = path.suffix.lower()
@@ -63,7 +76,7 @@ def open_product(
     if path.is_dir():
         if (path / "zarr.json").exists() or (path / ".zgroup").exists():
             return read_zarr(path)
-        if any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*")):
+        if _licsar_folder(path):
             return read_licsar_folder(path)
         if any(path.glob("*.tif")):
             return open_stack_folder(path, "*.tif", variable, nodata=nodata, wavelength_m=wavelength_m)
@@ -99,11 +112,20 @@ def open_product(
     )
 
 
+def _licsar_folder(path: Path) -> bool:
+    """A LiCSAR frame folder: per-pair LiCSAR products somewhere below it (a lone ``*.geo.hgt.tif`` DEM
+    beside plain pairs is a static layer of a plain folder, see :func:`~fringenet.io.stack.open_stack_folder`)."""
+    for p in path.rglob("*.geo.*.tif*"):
+        match = _LICSAR.search(p.name)
+        if match and VARIABLES[LICSAR_KINDS[match[1].lower()]].per_pair:
+            return True
+    return False
+
+
 def _plain_tif_folder(path: Path) -> bool:
     """A folder of per-pair GeoTIFFs (not a Zarr store or LiCSAR frame, whose names say the variable)."""
     zarr = (path / "zarr.json").exists() or (path / ".zgroup").exists()
-    licsar = any(_LICSAR.search(p.name) for p in path.rglob("*.geo.*.tif*"))
-    return not zarr and not licsar and any(path.glob("*.tif*"))
+    return not zarr and not _licsar_folder(path) and any(path.glob("*.tif*"))
 
 
 def describe(ds: xr.Dataset) -> str:
@@ -157,4 +179,5 @@ def _nan_fraction(var: xr.DataArray) -> float | None:
         return None
     if var.size > 50_000_000:  # do not read a huge lazy stack just to describe it
         return None
-    return float(var.isnull().mean())
+    with gdal_messages():  # a lazy read reopens the file: GDAL's warnings again, noted when it was opened
+        return float(var.isnull().mean())

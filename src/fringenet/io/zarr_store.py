@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import xarray as xr
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
+from fringenet.io.guard import guarded, reason
 from fringenet.io.netcdf import prepare_for_file, restore_from_file
 from fringenet.io.schema import PAIR_DIM, pair_label
 
@@ -39,12 +41,18 @@ def read_zarr(path: str | PathLike[str], *, chunks: Any = None) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "Zarr store not found")
+    _check_metadata(path)
     try:
         ds = xr.open_zarr(
             path, consolidated=False, decode_coords="all", chunks={} if chunks is None else chunks
         )
+        lazy = xr.open_zarr(path, consolidated=False, decode_coords="all", chunks=None)
     except Exception as err:  # zarr raises many types for a damaged store
-        raise InputError(path, f"not a readable Zarr store ({type(err).__name__}: {err})") from err
+        raise InputError(path, f"not a readable Zarr store ({reason(err)})") from err
+    for name, var in ds.data_vars.items():
+        if var.chunks is not None:  # a damaged chunk fails where it is read, naming the store
+            data = guarded(lazy[name].variable, var.chunks, path, f"damaged chunk of {name}")
+            ds[name] = var.copy(data=data)
     if PAIR_DIM in ds.dims and PAIR_DIM not in ds.coords and "reference_date" in ds.coords:
         labels = [
             pair_label(r, s)
@@ -52,3 +60,15 @@ def read_zarr(path: str | PathLike[str], *, chunks: Any = None) -> xr.Dataset:
         ]
         ds = ds.assign_coords({PAIR_DIM: labels})
     return restore_from_file(ds, path, "fringenet Zarr")
+
+
+def _check_metadata(path: Path) -> None:
+    """Every metadata document of the store parses as JSON (zarr itself fails on a damaged one inside
+    its event loop and leaves pending tasks that print to stderr when collected)."""
+    for meta in sorted(path.rglob("*")):
+        if meta.name in ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata") and meta.is_file():
+            try:
+                json.loads(meta.read_bytes())
+            except (ValueError, OSError) as err:
+                where = meta.relative_to(path)
+                raise InputError(path, f"damaged Zarr metadata {where} ({reason(err)})") from err

@@ -68,9 +68,11 @@ def ship_bundle(
         shutil.copytree(source, tmp)
         if threshold is not None:
             info = read_bundle_info(tmp)
+            earlier = info.provenance.get("threshold_selection") or {}
+            trained = earlier.get("bundle_threshold", info.threshold)  # re-shipped: keep the trainer's
             provenance = {
                 **info.provenance,
-                "threshold_selection": {"bundle_threshold": info.threshold, "threshold": threshold,
+                "threshold_selection": {"bundle_threshold": trained, "threshold": threshold,
                                         "chosen_by": chosen_by or "given when shipping"},
             }  # fmt: skip
             info = info.model_copy(update={"threshold": threshold, "provenance": provenance})

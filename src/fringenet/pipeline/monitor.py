@@ -49,7 +49,11 @@ class DetectConfig(BaseModel):
         description="Detector bundle, or the name of a shipped model ('temporal' for the time-series model); "
         "default: the package's shipped detector.",
     )
-    window: int | None = Field(None, ge=32, le=4096, description="Window side (px); default: the model's.")
+    window: int | None = Field(
+        None, ge=32, le=4096,
+        description="Window side (px) of every model (detector, Mask Net, time-series model); default: each "
+        "model's own. Scenes smaller than a window are padded with no-data.",
+    )  # fmt: skip
     overlap: int = Field(16, ge=0, le=1024, description="Overlap of neighbouring windows (px), blended.")
     batch_size: int = Field(8, ge=1, le=256, description="Windows per forward pass.")
     threshold: float | None = Field(
@@ -166,6 +170,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     """Bundle folder of each model the run used, by role."""
+    windows: dict[str, int] = field(default_factory=dict)
+    """Window side (px) each scanning model used, by role (``masknet``, ``detector``)."""
 
 
 def open_input(
@@ -288,9 +294,14 @@ def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:
 
 
 def unusable_mask(
-    ds: xr.Dataset, config: DetectConfig, out: Path, client: Any, notes: list[str]
-) -> NDArray[np.bool_] | None:
-    """Pixels whose phase is unusable (decorrelated, water, layover), from the Mask Net or Otsu."""
+    ds: xr.Dataset, config: DetectConfig, out: Path, client: Any, notes: list[str],
+    windows: dict[str, int] | None = None,
+) -> NDArray[np.bool_] | None:  # fmt: skip
+    """Pixels whose phase is unusable (decorrelated, water, layover), from the Mask Net or Otsu.
+
+    The Mask Net scans with ``config.window`` when given (the detector's ``--window``), else its own
+    patch size; a scene smaller than the window is padded. Its window goes into ``windows["masknet"]``.
+    """
     from fringenet.detect.scene import scan_scene
     from fringenet.detect.sources import DatasetSource
     from fringenet.insar.masking import otsu_coherence_mask
@@ -310,11 +321,13 @@ def unusable_mask(
     n = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
     pairs = sorted({int(k) for k in np.linspace(0, n - 1, min(n, 5))})
     scan = scan_scene(
-        str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet",
+        str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet", window=config.window,
         overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
         bfloat16=_bfloat16(config),
     )  # fmt: skip
     notes.extend(f"Mask Net: {n}" for n in scan.notes)
+    if windows is not None:
+        windows["masknet"] = scan.window
     probability = _read_tif(scan.probability_path)
     return np.nan_to_num(probability, nan=1.0) >= scan.threshold
 
@@ -358,6 +371,7 @@ def _detect(
 
     out = Path(out_dir)
     seconds: dict[str, float] = {}
+    windows: dict[str, int] = {}
     detector = _bundle(config.model, "detector")
     info = read_bundle_info(detector)
     prepared: PreparedStack | None = None
@@ -371,7 +385,7 @@ def _detect(
     scan: SceneScan | TemporalScan
     try:
         t0 = time.perf_counter()
-        unusable = unusable_mask(ds, config, out, client, notes)
+        unusable = unusable_mask(ds, config, out, client, notes, windows)
         seconds["mask"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if (
@@ -389,6 +403,7 @@ def _detect(
                 bfloat16=_bfloat16(config),
             )  # fmt: skip
         seconds["scan"] = time.perf_counter() - t0
+        windows["detector"] = scan.window
     finally:
         if own_client and client is not None:
             client.close()
@@ -429,8 +444,10 @@ def _detect(
     models = {"detector": str(detector)}
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
-    _write_run_json(out, "detect", input_path, config, models, notes, seconds, len(detections), crs=_crs(ds))
-    return RunResult(out, detections, notes, files, seconds, models)
+    _write_run_json(
+        out, "detect", input_path, config, models, notes, seconds, len(detections), crs=_crs(ds), windows=windows
+    )  # fmt: skip
+    return RunResult(out, detections, notes, files, seconds, models, windows)
 
 
 def _target_means(
@@ -512,7 +529,7 @@ def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> 
 def _write_run_json(
     out: Path, command: str, input_path: Any, config: BaseModel, models: dict[str, str],
     notes: list[str], seconds: dict[str, float], n_targets: int, scores: dict[str, Any] | None = None,
-    crs: str = "",
+    crs: str = "", windows: dict[str, int] | None = None,
 ) -> Path:  # fmt: skip
     from fringenet import __version__
 
@@ -520,6 +537,7 @@ def _write_run_json(
         "command": command,
         "input": str(input_path) if not isinstance(input_path, xr.Dataset) else "in-memory dataset",
         "models": models,
+        "windows": windows or {},
         "settings": config.model_dump(mode="json"),
         "notes": list(dict.fromkeys(notes)),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
@@ -609,7 +627,7 @@ def run_monitor(
     extra = scores(result) if scores is not None else None
     _write_run_json(
         out, "monitor", stack_path, config, result.models, result.notes, result.seconds, len(detections), extra,
-        _crs(ds),
+        _crs(ds), result.windows,
     )  # fmt: skip
     result.files["report"] = write_report(out)
     return result
