@@ -131,7 +131,11 @@ def _assert_detection_stage(final: Path, early: Path) -> None:
     if early.suffix == ".gpkg":
         assert list(gpd.read_file(early)["target_id"]) == list(gpd.read_file(final)["target_id"])
     elif early.name == "run.json":
-        assert json.loads(early.read_text())["n_targets"] == json.loads(final.read_text())["n_targets"]
+        early_run, final_run = json.loads(early.read_text()), json.loads(final.read_text())
+        assert early_run["n_targets"] == final_run["n_targets"] and early_run["command"] == "monitor"
+        # the detection stage's record says so, so a killed folder is not taken for a finished run
+        if early_run["complete"]:
+            assert _stable_run_json(early) == _stable_run_json(final)
     else:
         ids = [f["properties"]["target_id"] for f in json.loads(early.read_text())["features"]]
         assert ids == [f["properties"]["target_id"] for f in json.loads(final.read_text())["features"]]

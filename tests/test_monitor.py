@@ -75,6 +75,7 @@ def test_monitor_writes_the_run_folder(monitored: tuple) -> None:
     assert not list(out.rglob(".*.tmp*")), "no temporary file is left behind"
     record = json.loads((out / "run.json").read_text())
     assert record["command"] == "monitor" and record["n_targets"] == len(result.detections)
+    assert record["complete"] is True
     assert record["settings"]["mask"] == "otsu" and record["crs"] == "EPSG:32632"
 
 
@@ -117,6 +118,21 @@ def test_a_second_run_keeps_the_ids(workspace: dict, monitored: tuple) -> None:
     inventory = gpd.read_file(out / "inventory.gpkg", layer="targets")
     assert len(inventory) == len(first.detections)  # the same targets, no duplicates
     assert sorted(again.detections["target_id"]) == sorted(first.detections["target_id"])
+
+
+def test_a_monitor_stopped_after_detection_says_it_is_incomplete(
+    workspace: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fringenet.pipeline.monitor as monitor
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # stands for a kill between detection and measurement
+
+    monkeypatch.setattr(monitor, "measure_targets", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_monitor(workspace["product"], tmp_path / "run", _config(workspace))
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["command"] == "monitor" and record["complete"] is False
 
 
 def test_detect_scans_a_single_pair(workspace: dict) -> None:

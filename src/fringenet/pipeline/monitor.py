@@ -358,9 +358,13 @@ def _paths(*paths: Any) -> list[Path]:
 
 def _detect(
     ds: xr.Dataset, input_path: Any, out_dir: str | Path, config: DetectConfig, client: Any, progress: bool,
-    notes: list[str],
+    notes: list[str], command: str = "detect",
 ) -> RunResult:  # fmt: skip
-    """:func:`run_detect` on a dataset :func:`open_input` has already checked, in a checked folder."""
+    """:func:`run_detect` on a dataset :func:`open_input` has already checked, in a checked folder.
+
+    As the first stage of ``monitor`` (``command="monitor"``), its ``run.json`` says ``complete: false``
+    until the measurements replace it, so a folder left by a killed run is not taken for a finished one.
+    """
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.sources import DatasetSource
@@ -445,7 +449,8 @@ def _detect(
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
     _write_run_json(
-        out, "detect", input_path, config, models, notes, seconds, len(detections), crs=_crs(ds), windows=windows
+        out, command, input_path, config, models, notes, seconds, len(detections), crs=_crs(ds), windows=windows,
+        complete=command == "detect",
     )  # fmt: skip
     return RunResult(out, detections, notes, files, seconds, models, windows)
 
@@ -529,12 +534,13 @@ def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> 
 def _write_run_json(
     out: Path, command: str, input_path: Any, config: BaseModel, models: dict[str, str],
     notes: list[str], seconds: dict[str, float], n_targets: int, scores: dict[str, Any] | None = None,
-    crs: str = "", windows: dict[str, int] | None = None,
+    crs: str = "", windows: dict[str, int] | None = None, complete: bool = True,
 ) -> Path:  # fmt: skip
     from fringenet import __version__
 
     record = {
         "command": command,
+        "complete": complete,
         "input": str(input_path) if not isinstance(input_path, xr.Dataset) else "in-memory dataset",
         "models": models,
         "windows": windows or {},
@@ -608,7 +614,7 @@ def run_monitor(
     notes[:0] = clear_run_folder(out, previous, _paths(config.inventory))
     client = _client(config)
     try:
-        result = _detect(ds, stack_path, out, config, client, progress, notes)
+        result = _detect(ds, stack_path, out, config, client, progress, notes, command="monitor")
         t0 = time.perf_counter()
         measurements = measure_targets(ds, result.detections, out, config, client, result.notes)
         result.seconds["measure"] = time.perf_counter() - t0
