@@ -46,7 +46,7 @@ def wrapped(seed: int = 0, size: int = 16) -> np.ndarray:
         (["detect", "X", "--precision", "half"], ["auto", "float32", "bfloat16"]),
         (["detect", "X", "--target-type", "glacier"], ["landslide", "rock_glacier", "deformation"]),
         (["monitor", "X", "--unwrapper", "magic"], ["snaphu", "whirlwind", "punet"]),
-        (["monitor", "X", "--scheduler", "nowhere"], ["local", "inline", "tcp://HOST:PORT"]),
+        (["monitor", "X", "--scheduler", "nowhere"], ["auto", "local", "inline", "tcp://HOST:PORT"]),
         (["monitor", "X", "--inventory", "targets.txt"], [".gpkg"]),
         (["timeseries", "X", "--method", "punet"], ["snaphu", "whirlwind"]),
         (["unwrap", "X", "--method", "punet"], ["snaphu", "whirlwind"]),

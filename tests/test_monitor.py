@@ -146,6 +146,15 @@ def test_detect_scans_a_single_pair(workspace: dict) -> None:
     assert any("coherence estimated from the wrapped phase" in n for n in result.notes)
 
 
+def test_auto_scheduler_scans_a_small_scene_in_process(workspace: dict, tmp_path: Path) -> None:
+    pair = simulate_pair(SimulationConfig(height=80, width=80, seed=5, scenario="volcano"))
+    product = write_netcdf(pair[["wrapped_phase"]], tmp_path / "pair.nc")
+    config = DetectConfig(model=workspace["detector"], mask="none", window=64)
+    assert config.scheduler == "auto"
+    result = run_detect(product, tmp_path / "detect", config)
+    assert any(n.startswith("scheduler auto: 0.0064 Mpx scanned in this process") for n in result.notes)
+
+
 def test_monitor_refuses_a_single_pair(workspace: dict, tmp_path: Path) -> None:
     pair = simulate_pair(SimulationConfig(height=64, width=64, seed=1))
     product = write_netcdf(pair[["wrapped_phase", "coherence"]], tmp_path / "pair.nc")

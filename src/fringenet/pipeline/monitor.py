@@ -84,9 +84,10 @@ class DetectConfig(BaseModel):
         "(several times faster, probabilities within ~1e-2), else float32.",
     )
     scheduler: str = Field(
-        "local",
-        description="'local' (a Dask LocalCluster of `workers` processes), 'inline' (no Dask) or the "
-        "address of a running scheduler, tcp://HOST:PORT.",
+        "auto",
+        description="'auto' (detect: in this process up to 4 Mpx scanned, where a cluster's start-up costs more "
+        "than it saves, else a LocalCluster; monitor: a LocalCluster), 'local' (a Dask LocalCluster of `workers` "
+        "processes), 'inline' (no Dask) or the address of a running scheduler, tcp://HOST:PORT.",
     )
     workers: int = Field(2, ge=1, le=256, description="Workers of the LocalCluster.")
     variable: str | None = Field(
@@ -105,8 +106,8 @@ class DetectConfig(BaseModel):
     @field_validator("scheduler")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
-        if value not in ("local", "inline") and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", value):
-            raise ValueError(f"unknown scheduler {value!r}; one of local, inline or tcp://HOST:PORT")
+        if value not in ("auto", "local", "inline") and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", value):
+            raise ValueError(f"unknown scheduler {value!r}; one of auto, local, inline or tcp://HOST:PORT")
         return value
 
     @field_validator("variable")
@@ -260,12 +261,29 @@ def _bfloat16(config: DetectConfig) -> bool:
     return config.precision == "bfloat16" or (config.precision == "auto" and cpu_has_bfloat16())
 
 
-def _client(config: DetectConfig) -> Any:
+AUTO_INLINE_PX = 4_000_000
+"""``scheduler: auto`` scans up to this many pixels (pairs x rows x columns) in process: a LocalCluster takes
+several seconds to start, more than its second worker saves on such a scene."""
+
+
+def _client(config: DetectConfig, ds: xr.Dataset | None = None, notes: list[str] | None = None) -> Any:
+    """The Dask client of a run, or None to run in this process; with ``ds``, ``auto`` decides by its size."""
     from fringenet.detect.scene import connect
 
-    if config.scheduler == "inline":
+    scheduler = config.scheduler
+    if scheduler == "auto":
+        pixels = (
+            0 if ds is None else ds.sizes["y"] * ds.sizes["x"] * (ds.sizes[PAIR_DIM] if is_stack(ds) else 1)
+        )
+        if ds is not None and pixels <= AUTO_INLINE_PX:
+            if notes is not None:
+                notes.append(f"scheduler auto: {pixels / 1e6:.2g} Mpx scanned in this process (no Dask cluster; "
+                             "--scheduler local starts one)")  # fmt: skip
+            return None
+        scheduler = "local"
+    if scheduler == "inline":
         return None
-    return connect(None if config.scheduler == "local" else config.scheduler, config.workers)
+    return connect(None if scheduler == "local" else scheduler, config.workers)
 
 
 def _longest_pair(ds: xr.Dataset) -> int:
@@ -385,7 +403,7 @@ def _detect(
         # a single pair or a bad pair network fails here, before any computation
         prepared = prepare_stack(ds, info.model, source)
     own_client = client is None
-    client = _client(config) if own_client else client
+    client = _client(config, ds, notes) if own_client else client
     scan: SceneScan | TemporalScan
     try:
         t0 = time.perf_counter()
