@@ -271,15 +271,14 @@ def _client(config: DetectConfig, ds: xr.Dataset | None = None, notes: list[str]
     from fringenet.detect.scene import connect
 
     scheduler = config.scheduler
-    if scheduler == "auto":
-        pixels = (
-            0 if ds is None else ds.sizes["y"] * ds.sizes["x"] * (ds.sizes[PAIR_DIM] if is_stack(ds) else 1)
-        )
-        if ds is not None and pixels <= AUTO_INLINE_PX:
+    if scheduler == "auto" and ds is not None:
+        pixels = ds.sizes["y"] * ds.sizes["x"] * (ds.sizes[PAIR_DIM] if is_stack(ds) else 1)
+        if pixels <= AUTO_INLINE_PX:
             if notes is not None:
                 notes.append(f"scheduler auto: {pixels / 1e6:.2g} Mpx scanned in this process (no Dask cluster; "
                              "--scheduler local starts one)")  # fmt: skip
             return None
+    if scheduler == "auto":
         scheduler = "local"
     if scheduler == "inline":
         return None
