@@ -152,3 +152,23 @@ def test_bfloat16_autocast_stays_close_to_float32() -> None:
     fast = predict_probabilities(model, images, bfloat16=True)
     assert fast.dtype == np.float32 and fast.shape == full.shape
     assert np.max(np.abs(fast - full)) < 0.05
+
+
+def test_decoder_width_sets_the_unet_decoder_and_survives_a_bundle(tmp_path: Path) -> None:
+    spec = ModelSpec(architecture="unet", encoder="mit_b0", decoder_width=8, in_channels=3)
+    torch.manual_seed(0)
+    model = build_segmentation_model(spec).eval()
+    widths = [block.conv2[0].out_channels for block in model.decoder.blocks]  # type: ignore[union-attr]
+    assert widths == [128, 64, 32, 16, 8]
+    channels = ["cos_phase", "sin_phase", "coherence"]
+    info = BundleInfo(
+        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
+        threshold=0.5,
+    )  # fmt: skip
+    loaded, loaded_info = load_bundle(save_bundle(tmp_path / "b", model, info))
+    assert loaded_info.model.decoder_width == 8 and same_state(model, loaded)
+
+
+def test_decoder_width_is_refused_where_it_means_nothing() -> None:
+    with pytest.raises(ValidationError, match="decoder_width applies to"):
+        ModelSpec(architecture="segformer", encoder="mit_b0", decoder_width=8)

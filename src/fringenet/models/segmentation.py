@@ -35,6 +35,9 @@ UNWRAPPING_ARCHITECTURES: dict[str, type[nn.Module]] = {"punet": PUNet}
 ENCODER_FREE = frozenset({"ddnet", "punet"})
 """Architectures without an smp encoder; their ``encoder`` is recorded as ``"none"``."""
 
+DECODER_WIDTH_ARCHITECTURES = frozenset({"unet", "unetplusplus"})
+"""Architectures whose decoder size ``decoder_width`` sets."""
+
 OUTPUT_STRIDE = 32
 """Input height and width must be multiples of this (the encoders downsample five times)."""
 
@@ -66,6 +69,13 @@ class ModelChoice(BaseModel):
         description="smp encoder name (resnet34, mit_b2, ...) or 'tu-<timm model>'; ignored ('none') for ddnet.",
         validate_default=True,
     )
+    decoder_width: int | None = Field(
+        None, ge=4, le=64,
+        description=(
+            "unet/unetplusplus only: channels of the full-resolution decoder stage; the stages above have 2, 4, "
+            "8 and 16 times as many (None = smp's default, 16)."
+        ),
+    )  # fmt: skip
 
     @field_validator("architecture")
     @classmethod
@@ -104,6 +114,8 @@ class ModelSpec(ModelChoice):
 
     @model_validator(mode="after")
     def _sizes(self) -> ModelSpec:
+        if self.decoder_width is not None and self.architecture not in DECODER_WIDTH_ARCHITECTURES:
+            raise ValueError(f"decoder_width applies to {sorted(DECODER_WIDTH_ARCHITECTURES)} only")
         if self.architecture not in ENCODER_FREE and (self.width is not None or self.depth is not None):
             raise ValueError(f"width and depth apply to {sorted(ENCODER_FREE)} only, not {self.architecture}")
         if self.architecture == "punet" and self.classes != 1:
@@ -121,9 +133,13 @@ def build_segmentation_model(spec: ModelSpec) -> nn.Module:
         if spec.architecture in UNWRAPPING_ARCHITECTURES:
             return UNWRAPPING_ARCHITECTURES[spec.architecture](in_channels=spec.in_channels, **sizes)
         return ARCHITECTURES[spec.architecture](in_channels=spec.in_channels, classes=spec.classes, **sizes)
+    decoder: dict[str, tuple[int, ...]] = {}
+    if spec.decoder_width is not None:  # smp's default is (256, 128, 64, 32, 16)
+        decoder["decoder_channels"] = tuple(spec.decoder_width * 2**k for k in (4, 3, 2, 1, 0))
     return ARCHITECTURES[spec.architecture](
-        encoder_name=spec.encoder, encoder_weights=None, in_channels=spec.in_channels, classes=spec.classes
-    )
+        encoder_name=spec.encoder, encoder_weights=None, in_channels=spec.in_channels, classes=spec.classes,
+        **decoder,
+    )  # fmt: skip
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -170,9 +170,7 @@ def run_train_generated(
     out = Path(out)
     last = last_checkpoint(out, resume)
     device = select_device(config.device)
-    spec = ModelSpec(
-        architecture=config.model.architecture, encoder=config.model.encoder, in_channels=len(config.channels)
-    )
+    spec = ModelSpec(**config.model.model_dump(), in_channels=len(config.channels))
     torch.manual_seed(config.seed)
     model = build_segmentation_model(spec).to(device)
     stats = initial_weights(model, spec, config) if config.init_from else generated_statistics(config)

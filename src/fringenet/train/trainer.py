@@ -99,9 +99,7 @@ def prepare(config: TrainConfig) -> Setup:
         config.sampling.samples_per_epoch or len(train),
         seed=config.seed,
     )
-    spec = ModelSpec(
-        architecture=config.model.architecture, encoder=config.model.encoder, in_channels=len(channels)
-    )
+    spec = ModelSpec(**config.model.model_dump(), in_channels=len(channels))
     torch.manual_seed(config.seed)
     model = build_segmentation_model(spec)
     return Setup(dataset, channels, train, val, sampler, model, spec, select_device(config.device))
