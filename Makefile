@@ -18,21 +18,25 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/fringenet demo --out demo_output
 
-# Train the models shipped in the package from scratch (about 2.5 hours on 2 CPU cores) and copy their
-# bundles into src/fringenet/models/weights/ (see docs/models.md). The detector candidates (stage one, and
-# stage one trained further with broader sources; each also scanned with 256 px windows) and the Mask Net
-# train on interferograms generated on the fly (fringenet.simulate.realistic). benchmarks/select_detector.py then ships the candidate, scan
+# Train the models shipped in the package from scratch (about 3.5 hours on 2 CPU cores) and copy their
+# bundles into src/fringenet/models/weights/ (see docs/models.md). The detector candidates (stage one, its
+# full-resolution U-Net counterpart, and stage one trained further with broader sources; each also scanned
+# with 256 px windows) and the Mask Net train on interferograms generated on the fly
+# (fringenet.simulate.realistic). benchmarks/select_detector.py then ships the candidate, scan
 # window and threshold that score best on a held-apart seed of the independent generator (never on real
 # data); the generalisation benchmark and the atmosphere calibration follow. The benchmarks need the bench
 # extra (troposim, okada-wrapper; the latter builds with gfortran).
 MODELS := build/models
 CANDIDATES := --model "stage one (128 px)=$(MODELS)/detector" \
 	--model "stage one, 256 px windows=$(MODELS)/detector@256" \
+	--model "U-Net (128 px)=$(MODELS)/detector-unet" \
+	--model "U-Net, 256 px windows=$(MODELS)/detector-unet@256" \
 	--model "stage one continued (128 px)=$(MODELS)/detector-continued" \
 	--model "stage one continued, 256 px windows=$(MODELS)/detector-continued@256"
 models: install
-	rm -rf $(MODELS)/detector $(MODELS)/detector-continued $(MODELS)/masknet
+	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-continued $(MODELS)/masknet
 	$(BIN)/fringenet train --config configs/detector-generated.yaml --out $(MODELS)/detector
+	$(BIN)/fringenet train --config configs/detector-unet.yaml --out $(MODELS)/detector-unet
 	$(BIN)/fringenet train --config configs/detector-generated-continued.yaml --out $(MODELS)/detector-continued
 	$(BIN)/fringenet train --config configs/masknet-generated.yaml --out $(MODELS)/masknet
 	$(BIN)/fringenet models ship $(MODELS)/masknet/model --name masknet

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import importlib
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
@@ -608,6 +609,7 @@ Device = Annotated[str | None, typer.Option()]
 Precision = Annotated[str | None, typer.Option()]
 Scheduler = Annotated[str | None, typer.Option()]
 Workers = Annotated[int | None, typer.Option()]
+Lookup = Annotated[Path | None, typer.Option()]
 RunOverwrite = Annotated[
     bool, typer.Option(help="Replace a previous run in --out (only the files fringenet wrote there).")
 ]
@@ -632,6 +634,11 @@ def _no_folder_on_error(folder: Path) -> Iterator[None]:
         raise
 
 
+def _interactive() -> bool:
+    """Progress bars only on a terminal: logs and CI output stay free of carriage-return noise."""
+    return sys.stderr.isatty()
+
+
 def _print_run(result: Any) -> None:
     for note in dict.fromkeys(result.notes):
         typer.echo(f"note: {note}")
@@ -646,10 +653,20 @@ def _print_run(result: Any) -> None:
 @app.command(cls=_schema(DETECT))
 @_clear_errors
 def detect(
-    input_path: Annotated[
-        Path, typer.Argument(help="An interferogram or a stack (any product `info` reads).")
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Interferograms or stacks (any product `info` reads). Several products, or --each, give one "
+            "run folder per product under --out and a summary.json.",
+            show_default=False,
+            metavar="PRODUCT",
+        ),
     ],
     out: Out,
+    each: Annotated[
+        bool,
+        typer.Option("--each", help="Scan each pair of a folder or stack on its own (one run per pair)."),
+    ] = False,
     model: Model = None,
     config: RunConfig = None,
     mask: Mask = None,
@@ -666,9 +683,10 @@ def detect(
     scheduler: Scheduler = None,
     workers: Workers = None,
     variable: Variable = None,
+    lookup: Lookup = None,
     overwrite: RunOverwrite = False,
 ) -> None:
-    """Scan a whole scene: probability and detection rasters, target polygons (GeoJSON)."""
+    """Scan whole scenes: probability and detection rasters, target polygons (GeoJSON); several at once."""
     from fringenet.config import validate_config
     from fringenet.pipeline.monitor import DetectConfig, run_detect
 
@@ -676,11 +694,27 @@ def detect(
         config, model=model, mask=mask, mask_model=mask_model, target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, device=device, precision=precision, scheduler=scheduler, workers=workers,
-        variable=variable,
+        variable=variable, lookup=lookup,
     )  # fmt: skip
     cfg = validate_config(DetectConfig, raw, source=config or "options")
     with _no_folder_on_error(out):
-        _print_run(run_detect(input_path, out, cfg, overwrite=overwrite))
+        if len(inputs) == 1 and not each:
+            _print_run(run_detect(inputs[0], out, cfg, overwrite=overwrite, progress=_interactive()))
+            return
+        from fringenet.pipeline.detect_many import run_detect_many
+
+        result = run_detect_many(inputs, out, cfg, each=each, overwrite=overwrite, progress=_interactive())
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    for run in result.runs:
+        typer.echo(f"{run.name}: " + (f"{run.n_targets} target(s), {run.seconds:.1f} s" if run.status == "done"
+                                      else f"FAILED: {run.error}"))  # fmt: skip
+    typer.echo(f"summary: {result.summary_path}")
+    if result.failed:
+        typer.echo(
+            f"error: {len(result.failed)} of {len(result.runs)} product(s) failed (see above)", err=True
+        )
+        raise typer.Exit(1)
 
 
 @app.command(cls=_schema(MONITOR))
@@ -712,6 +746,7 @@ def monitor(
     scheduler: Scheduler = None,
     workers: Workers = None,
     variable: Variable = None,
+    lookup: Lookup = None,
     overwrite: RunOverwrite = False,
 ) -> None:
     """The detection-first chain: mask, detect, then unwrap and invert only around each target; report."""
@@ -723,11 +758,11 @@ def monitor(
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, margin_px=margin_px,
         min_coherence=min_coherence, max_crop_px=max_crop_px, inventory=inventory, device=device,
-        precision=precision, scheduler=scheduler, workers=workers, variable=variable,
+        precision=precision, scheduler=scheduler, workers=workers, variable=variable, lookup=lookup,
     )  # fmt: skip
     cfg = validate_config(MonitorConfig, raw, source=config or "options")
     with _no_folder_on_error(out):
-        _print_run(run_monitor(stack, out, cfg, overwrite=overwrite))
+        _print_run(run_monitor(stack, out, cfg, overwrite=overwrite, progress=_interactive()))
 
 
 @app.command()

@@ -36,7 +36,7 @@ from fringenet.detect.sources import WindowSource
 from fringenet.detect.windows import BandBlender, blend_weights, check_window, window_origins
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
-from fringenet.models.bundle import WEIGHTS, BundleInfo, load_bundle, read_bundle_info
+from fringenet.models.bundle import WEIGHTS, BundleInfo, load_bundle, load_shared_bundle, read_bundle_info
 from fringenet.models.device import select_device
 from fringenet.models.predict import predict_probabilities
 
@@ -268,6 +268,7 @@ def scan_scene(
     worker_threads: int | None = None,
     bfloat16: bool = False,
     progress: bool = False,
+    progress_label: str = "bands",
 ) -> SceneScan:
     """Write ``out_dir/probability.tif`` (float32 in [0, 1], NaN = no valid input) and ``detections.tif``
     (uint8, probability >= the bundle's threshold) for a whole scene, both atomically.
@@ -290,8 +291,8 @@ def scan_scene(
         which must read ``model`` and the source's files at the same paths.
     worker_threads
         torch threads per worker task (None: the worker's setting, 1 under Dask's defaults).
-    progress
-        Show a progress bar over bands.
+    progress, progress_label
+        Show a progress bar over bands (on stderr, gone when the scan ends), labelled so.
 
     Raises
     ------
@@ -313,9 +314,7 @@ def scan_scene(
     if client is not None and bundle is None:
         raise InputError("model", "a Dask scan needs the bundle path (workers load it), not a loaded model")
     notes: list[str] = []
-    for layers, _ in _inputs(source, 0, min(32, height), _stack_model(info.channels)):
-        derive_channels(layers, info.channels)  # a missing layer fails here, naming the source
-        break
+    check_channels(info, source)
     scanned: WindowSource = source
     if height < window or width < window:  # padded with no-data, which the windows give no weight
         scanned = PaddedSource(source, window)
@@ -328,7 +327,7 @@ def scan_scene(
         worker_threads, bfloat16,
     )  # fmt: skip
     if client is None:
-        net = net if net is not None else load_bundle(bundle)[0]  # type: ignore[arg-type]
+        net = net if net is not None else load_shared_bundle(bundle)[0]  # type: ignore[arg-type]
         net = net.to(dev)
         bands: Iterator[BandResult] = (scan_band(net, scanned, r, settings) for r in rows)
     else:
@@ -342,7 +341,8 @@ def scan_scene(
         stack.callback(getattr(bands, "close", lambda: None))  # cancels outstanding Dask tasks on error
         blender = BandBlender(rows, window, *scanned.shape)
         written = 0
-        for k, band in enumerate(tqdm(bands, total=len(rows), desc="bands", disable=not progress)):
+        bars = tqdm(bands, total=len(rows), desc=progress_label, disable=not progress, leave=False)
+        for k, band in enumerate(bars):
             if band.error is not None:
                 raise InputError(*band.error)
             notes.extend(n for n in band.notes if n not in notes)
@@ -358,15 +358,33 @@ def scan_scene(
     )  # fmt: skip
 
 
+def check_channels(info: BundleInfo, source: WindowSource) -> None:
+    """Refuse ``source`` when a channel of the model cannot be derived from it (one read of its top rows).
+
+    :func:`scan_scene` checks this first; a call scanning many products checks every one before any scan.
+    """
+    for layers, _ in _inputs(source, 0, min(32, source.shape[0]), _stack_model(info.channels)):
+        derive_channels(layers, info.channels)  # a missing layer fails here, naming the source
+        break
+
+
 def connect(scheduler: str | None = None, n_workers: int = 2, *, timeout_s: float = 10.0) -> Client:
     """A Dask client: a new LocalCluster (``n_workers`` processes, one thread each, no dashboard)
-    when ``scheduler`` is None, else the scheduler at ``scheduler`` (``tcp://HOST:PORT``)."""
+    when ``scheduler`` is None, else the scheduler at ``scheduler`` (``tcp://HOST:PORT``).
+
+    The LocalCluster is quiet: its scheduler's HTTP server (kept for health checks) takes a free port, so
+    a busy 8787 gives no "Port 8787 is already in use" warning, and Dask's logs below ERROR (cancelled
+    tasks, closed comms at shutdown) stay out of stderr, in this process and in the workers', until it
+    closes.
+    """
+    import logging
+
     from distributed import Client
 
     if scheduler is None:
         return Client(
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            set_as_default=False,
+            scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR, set_as_default=False,
         )  # fmt: skip
     try:
         return Client(scheduler, timeout=timeout_s, set_as_default=False)

@@ -46,7 +46,7 @@ from fringenet.detect.windows import BandBlender, blend_weights, check_window, w
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, pixel_size_m
-from fringenet.models.bundle import BundleInfo, load_bundle, read_bundle_info
+from fringenet.models.bundle import BundleInfo, load_shared_bundle, read_bundle_info
 from fringenet.models.device import select_device
 from fringenet.models.temporal import TemporalModelSpec, TemporalNet
 
@@ -86,7 +86,7 @@ def resolve_temporal_bundle(bundle: BundleArg) -> tuple[TemporalNet, BundleInfo,
             name, f"is a {info.task} model, not a time-series (temporal) one; scan it with `detect`"
         )
     if net is None:
-        net = load_bundle(name)[0]
+        net = load_shared_bundle(name)[0]
     if not isinstance(net, TemporalNet):
         raise InputError(name, f"the loaded network is a {type(net).__name__}, not a TemporalNet")
     net.eval()
@@ -470,7 +470,7 @@ def scan_stack(
         prob_blend = BandBlender(rows, window, *stack.shape)
         vel_blend = BandBlender(rows, window, *stack.shape)
         written = 0
-        for k, row0 in enumerate(tqdm(rows, desc="bands", disable=not progress)):
+        for k, row0 in enumerate(tqdm(rows, desc="bands", disable=not progress, leave=False)):
             prob_sum, vel_sum, weight = _scan_band(
                 net, stack, row0, weights, cols, batch_size, dev, bfloat16, notes
             )

@@ -8,6 +8,8 @@ so a bundle can be applied to new data without its training run.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -85,3 +87,35 @@ def load_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
         ) from err
     model.eval()
     return model, info
+
+
+_SHARED: list[dict[tuple[str, int], tuple[nn.Module, BundleInfo]]] = []
+"""The bundles loaded within the open :func:`bundles_loaded_once` blocks (innermost last)."""
+
+
+@contextmanager
+def bundles_loaded_once() -> Iterator[None]:
+    """Within the block, :func:`load_shared_bundle` loads each bundle once and hands out the same network.
+
+    For a call that scans many products with the same models (``fringenet detect a.tif b.tif ...``);
+    the networks are released when the block ends. Outside a block every call loads afresh.
+    """
+    _SHARED.append({})
+    try:
+        yield
+    finally:
+        _SHARED.pop()
+
+
+def load_shared_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
+    """:func:`load_bundle`, or the network loaded earlier in the open :func:`bundles_loaded_once` block
+    (keyed by the bundle's resolved path and its weights' modification time)."""
+    if not _SHARED:
+        return load_bundle(path)
+    resolved = Path(path).resolve()
+    weights = resolved / WEIGHTS
+    key = (str(resolved), weights.stat().st_mtime_ns if weights.exists() else 0)
+    loaded = _SHARED[-1]
+    if key not in loaded:
+        loaded[key] = load_bundle(path)
+    return loaded[key]

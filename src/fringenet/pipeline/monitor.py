@@ -96,6 +96,14 @@ class DetectConfig(BaseModel):
         "not say; default: from the name, else from the values (within ±π: wrapped phase).",
     )
 
+    lookup: Path | None = Field(
+        None,
+        description="Geocoding of a product in radar geometry (no CRS): a GAMMA lookup table (lt, lt_fine; its "
+        "DEM par beside it), ISCE lat.rdr (lon.rdr beside it) or their folder, latitude/longitude GeoTIFFs "
+        "(lat*.tif + lon*.tif) or MintPy geometryRadar.h5. Targets then go to detections.geojson (EPSG:4326) "
+        "and the probability and detections also to *_geo.tif on a longitude/latitude grid.",
+    )
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
@@ -298,6 +306,50 @@ def _read_tif(path: Path) -> NDArray[np.float32]:
         return np.asarray(src.read(1), dtype=np.float32)
 
 
+def _lookup(ds: xr.Dataset, config: DetectConfig, notes: list[str]) -> Any:
+    """The :class:`~fringenet.io.lookup.RadarLookup` of ``config.lookup`` for a radar-geometry ``ds``
+    (read and checked against its grid), None without one or for a geocoded product (with a note)."""
+    if config.lookup is None:
+        return None
+    if not is_radar_geometry(ds):
+        notes.append(f"--lookup {config.lookup.name} not used: the product is geocoded already ({_crs(ds)})")
+        return None
+    from fringenet.io.lookup import read_lookup
+
+    lookup = read_lookup(config.lookup, (ds.sizes["y"], ds.sizes["x"]))
+    notes.append(
+        f"geocoded with {lookup.source}: targets in EPSG:4326 (detections.geojson), probability and detections "
+        "also on a longitude/latitude grid (probability_geo.tif, detections_geo.tif)"
+    )
+    return lookup
+
+
+def _write_geocoded(
+    lookup: Any, probability: NDArray[np.float32], mask: NDArray[np.bool_], out: Path
+) -> dict:
+    """``probability_geo.tif`` and ``detections_geo.tif``: the radar-grid rasters on a lon/lat grid."""
+    import rasterio
+
+    from fringenet.io.lookup import geocode_raster
+
+    files = {}
+    for name, values, fill in (
+        ("probability_geo", probability.astype(np.float32), np.float32(np.nan)),
+        ("detections_geo", mask.astype(np.uint8), np.uint8(0)),
+    ):
+        grid, transform = geocode_raster(values, lookup, fill=fill)
+        profile = {
+            "driver": "GTiff", "height": grid.shape[0], "width": grid.shape[1], "count": 1,
+            "dtype": grid.dtype.name, "crs": "EPSG:4326", "transform": transform, "compress": "deflate",
+            "nodata": None if name == "detections_geo" else np.nan,
+        }  # fmt: skip
+        path = out / f"{name}.tif"
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(grid, 1)
+        files[name] = path
+    return files
+
+
 def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:
     import rasterio
 
@@ -312,7 +364,7 @@ def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:
 
 def unusable_mask(
     ds: xr.Dataset, config: DetectConfig, out: Path, client: Any, notes: list[str],
-    windows: dict[str, int] | None = None,
+    windows: dict[str, int] | None = None, progress: bool = False,
 ) -> NDArray[np.bool_] | None:  # fmt: skip
     """Pixels whose phase is unusable (decorrelated, water, layover), from the Mask Net or Otsu.
 
@@ -340,7 +392,7 @@ def unusable_mask(
     scan = scan_scene(
         str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet", window=config.window,
         overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
-        bfloat16=_bfloat16(config),
+        bfloat16=_bfloat16(config), progress=progress, progress_label="Mask Net bands",
     )  # fmt: skip
     notes.extend(f"Mask Net: {n}" for n in scan.notes)
     if windows is not None:
@@ -375,12 +427,14 @@ def _paths(*paths: Any) -> list[Path]:
 
 def _detect(
     ds: xr.Dataset, input_path: Any, out_dir: str | Path, config: DetectConfig, client: Any, progress: bool,
-    notes: list[str], command: str = "detect",
+    notes: list[str], command: str = "detect", shared_client: bool = False,
 ) -> RunResult:  # fmt: skip
     """:func:`run_detect` on a dataset :func:`open_input` has already checked, in a checked folder.
 
     As the first stage of ``monitor`` (``command="monitor"``), its ``run.json`` says ``complete: false``
     until the measurements replace it, so a folder left by a killed run is not taken for a finished one.
+    With ``shared_client`` the caller decided where to scan (``client``, None: in this process) for many
+    products at once; else a run without a client starts its own by ``config.scheduler``.
     """
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
@@ -401,12 +455,13 @@ def _detect(
         source = str(ds.encoding.get("source", input_path if isinstance(input_path, str | Path) else "input"))
         # a single pair or a bad pair network fails here, before any computation
         prepared = prepare_stack(ds, info.model, source)
-    own_client = client is None
+    lookup = _lookup(ds, config, notes)  # a lookup of another grid fails here, before the scan
+    own_client = client is None and not shared_client
     client = _client(config, ds, notes) if own_client else client
     scan: SceneScan | TemporalScan
     try:
         t0 = time.perf_counter()
-        unusable = unusable_mask(ds, config, out, client, notes, windows)
+        unusable = unusable_mask(ds, config, out, client, notes, windows, progress)
         seconds["mask"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if (
@@ -460,7 +515,16 @@ def _detect(
         velocity = _read_tif(scan.velocity_path)
         detections["model_velocity_m_per_yr"] = _target_means(mask, velocity, config.min_pixels)
         files["velocity"] = scan.velocity_path
-    files["detections"] = write_detections(detections, out)
+    if lookup is not None:
+        from fringenet.io.lookup import geocode_polygons
+
+        files.update(_write_geocoded(lookup, probability, mask, out))
+        geocoded = geocode_polygons(detections, lookup)
+        files["detections"] = write_detections(geocoded, out)
+        if command == "detect":  # monitor measures on the radar grid first, then geocodes
+            detections = geocoded
+    else:
+        files["detections"] = write_detections(detections, out)
     files["quicklook"] = _quicklook(ds, probability, out / "quicklook.nc")
     models = {"detector": str(detector)}
     if config.mask == "masknet":
@@ -626,19 +690,26 @@ def run_monitor(
         _bundle(config.punet_model, "punet")
     notes: list[str] = []
     ds = open_input(stack_path, stack_only=True, notes=notes, variable=config.variable)
-    if inventory_crs is not False:
-        check_inventory_coordinates(config.inventory, inventory_crs, is_radar_geometry(ds))
+    if inventory_crs is not False:  # with a lookup, targets of a radar grid are geocoded
+        check_inventory_coordinates(
+            config.inventory, inventory_crs, is_radar_geometry(ds) and config.lookup is None
+        )
     notes[:0] = clear_run_folder(out, previous, _paths(config.inventory))
     client = _client(config)
     try:
         result = _detect(ds, stack_path, out, config, client, progress, notes, command="monitor")
         t0 = time.perf_counter()
-        measurements = measure_targets(ds, result.detections, out, config, client, result.notes)
+        measurements = measure_targets(ds, result.detections, out, config, client, result.notes, progress)
         result.seconds["measure"] = time.perf_counter() - t0
     finally:
         if client is not None:
             client.close()
     detections = set_measurements(result.detections, measurements)
+    lookup = _lookup(ds, config, [])  # read once already (cached)
+    if lookup is not None:
+        from fringenet.io.lookup import geocode_polygons
+
+        detections = geocode_polygons(detections, lookup)
     result.detections = detections
     from fringenet.detect.vectorise import write_detections
 
@@ -657,10 +728,13 @@ def run_monitor(
 
 
 def measure_targets(
-    ds: xr.Dataset, detections: Any, out: Path, config: MonitorConfig, client: Any, notes: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Measure every detected target on its own crop (Dask tasks when a client is given)."""
+    ds: xr.Dataset, detections: Any, out: Path, config: MonitorConfig, client: Any, notes: list[str],
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Measure every detected target on its own crop (Dask tasks when a client is given); ``progress``
+    shows a bar over the targets on stderr."""
     from rasterio.features import rasterize
+    from tqdm import tqdm
 
     from fringenet.measure.crop import margin_for, target_window
     from fringenet.measure.target import measure_target
@@ -708,7 +782,8 @@ def measure_targets(
         }  # fmt: skip
         jobs.append((arrays, kwargs, transform * Affine.translation(c0, r0) * Affine.scale(looks)))
     if client is None:
-        results = [_measure_safely(measure_target, a, k) for a, k, _ in jobs]
+        bar = tqdm(jobs, desc="targets", disable=not progress, leave=False)
+        results = [_measure_safely(measure_target, a, k) for a, k, _ in bar]
     else:
         # the crops go to the workers as data, not inside the task graph
         crops = client.scatter([a for a, _, _ in jobs], hash=False)
@@ -716,6 +791,11 @@ def measure_targets(
             client.submit(_measure_safely, measure_target, c, k, pure=False)
             for c, (_, k, _) in zip(crops, jobs, strict=True)
         ]
+        if progress:
+            from distributed import as_completed
+
+            for _ in tqdm(as_completed(futures), total=len(futures), desc="targets", leave=False):
+                pass
         results = client.gather(futures)
     measurements: dict[str, dict[str, Any]] = {}
     for (_, kwargs, crop_transform), result in zip(jobs, results, strict=True):
