@@ -196,3 +196,34 @@ def test_a_lookup_of_another_grid_fails_before_the_scan(detector: Path, tmp_path
     ])  # fmt: skip
     assert result.exit_code == 2 and "the product's radar grid 44 x 48" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def _radar_tif(path: Path, data: np.ndarray) -> Path:
+    with rasterio.open(path, "w", driver="GTiff", height=H, width=W, count=1, dtype="float32") as dst:
+        dst.write(data.astype(np.float32), 1)
+    return path
+
+
+def test_timeseries_and_unwrap_write_geocoded_rasters_beside_the_radar_ones(tmp_path: Path) -> None:
+    lookup = _write_mintpy(tmp_path / "geometryRadar.h5")
+    rng = np.random.default_rng(1)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    for pair in ("20200101_20200113", "20200113_20200125", "20200101_20200125"):
+        _radar_tif(stack / f"{pair}_unw.tif", rng.normal(0, 0.3, (H, W)))
+    result = CliRunner().invoke(
+        app, ["timeseries", str(stack), "--out", str(tmp_path / "ts"), "--lookup", str(lookup)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "geocoded with geometryRadar.h5" in result.output
+    with rasterio.open(tmp_path / "ts" / "velocity_geo.tif") as src:
+        assert src.crs.to_epsg() == 4326 and np.isfinite(src.read(1)).any()
+    assert (tmp_path / "ts" / "velocity_std_geo.tif").exists()
+    pair = _radar_tif(tmp_path / "ifg_20200101_20200113_wrapped.tif", rng.uniform(-3, 3, (H, W)))
+    out = tmp_path / "unw.tif"
+    result = CliRunner().invoke(app, ["unwrap", str(pair), "--out", str(out), "--lookup", str(lookup)])
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "unw_geo.tif") as src:
+        assert src.crs.to_epsg() == 4326
+    with rasterio.open(out) as src:
+        assert src.crs is None

@@ -55,6 +55,13 @@ def _variable(value: str) -> str:
     return value
 
 
+Lookup = Annotated[
+    Path | None,
+    typer.Option(
+        help="Geocode radar-geometry outputs: GAMMA lookup table (lt_fine, DEM par beside it), ISCE lat.rdr "
+        "(lon.rdr beside it) or its folder, lat*.tif + lon*.tif, or MintPy geometryRadar.h5."
+    ),
+]
 Variable = Annotated[
     str | None,
     typer.Option(
@@ -275,11 +282,14 @@ def unwrap(
     ] = None,
     nlooks: Annotated[float, typer.Option(help="Effective number of looks.")] = 1.0,
     variable: Variable = None,
+    lookup: Lookup = None,
 ) -> None:
     """Unwrap a wrapped interferogram (or every pair of a stack)."""
     from fringenet.pipeline.unwrap import run_unwrap
 
-    result = run_unwrap(path, out, method=method, coherence_path=coherence, nlooks=nlooks, variable=variable)
+    result = run_unwrap(
+        path, out, method=method, coherence_path=coherence, nlooks=nlooks, variable=variable, lookup=lookup
+    )
     for note in result.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {result.path}")
@@ -303,6 +313,7 @@ def timeseries(
         float | None, typer.Option(help="Radar wavelength (m) when the files carry none.")
     ] = None,
     variable: Variable = None,
+    lookup: Lookup = None,
 ) -> None:
     """Invert a small-baseline stack (SBAS): velocity.tif (m/yr), timeseries.nc and MintPy .h5 files."""
     from fringenet.config import validate_config
@@ -312,7 +323,9 @@ def timeseries(
     cfg = validate_config(
         TimeseriesConfig, {k: v for k, v in given.items() if v is not None}, source="command line"
     )
-    result = run_timeseries(stack, out, cfg, nodata=nodata, wavelength_m=wavelength, variable=variable)
+    result = run_timeseries(
+        stack, out, cfg, nodata=nodata, wavelength_m=wavelength, variable=variable, lookup=lookup
+    )
     for note in result.notes:
         typer.echo(f"note: {note}")
     v = result.timeseries["los_velocity"]
@@ -609,7 +622,6 @@ Device = Annotated[str | None, typer.Option()]
 Precision = Annotated[str | None, typer.Option()]
 Scheduler = Annotated[str | None, typer.Option()]
 Workers = Annotated[int | None, typer.Option()]
-Lookup = Annotated[Path | None, typer.Option()]
 RunOverwrite = Annotated[
     bool, typer.Option(help="Replace a previous run in --out (only the files fringenet wrote there).")
 ]

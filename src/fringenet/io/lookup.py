@@ -334,3 +334,24 @@ def geocode_raster(
     far = (distance > 1.5 * abs(transform.e)).reshape(height, width)
     out = np.where(far, fill, out).astype(np.result_type(values.dtype, np.min_scalar_type(fill)))
     return out, transform
+
+
+def write_geocoded(
+    values: NDArray[Any], lookup: RadarLookup, path: str | PathLike[str], fill: Any = np.nan
+) -> Path:
+    """Write ``values`` (on the radar grid) geocoded by :func:`geocode_raster` to the GeoTIFF ``path``
+    (EPSG:4326, deflate), atomically; ``fill`` is the no-data of map pixels no radar pixel reaches."""
+    import rasterio
+
+    from fringenet.io.atomic import atomic_path
+
+    grid, transform = geocode_raster(values, lookup, fill=fill)
+    nodata = float(fill) if np.isnan(fill) or fill != 0 else None  # a 0/1 mask needs none
+    profile = {
+        "driver": "GTiff", "height": grid.shape[0], "width": grid.shape[1], "count": 1, "dtype": grid.dtype.name,
+        "crs": "EPSG:4326", "transform": transform, "compress": "deflate", "nodata": nodata,
+    }  # fmt: skip
+    path = Path(path)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(grid, 1)
+    return path

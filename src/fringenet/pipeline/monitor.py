@@ -34,6 +34,7 @@ from fringenet.pipeline.radar import (
     ground_spacing_m,
     is_radar_geometry,
     quiet_pixel_grids,
+    radar_lookup,
     with_radar_terrain,
 )
 from fringenet.pipeline.run_folder import check_run_folder, clear_run_folder
@@ -307,47 +308,27 @@ def _read_tif(path: Path) -> NDArray[np.float32]:
 
 
 def _lookup(ds: xr.Dataset, config: DetectConfig, notes: list[str]) -> Any:
-    """The :class:`~fringenet.io.lookup.RadarLookup` of ``config.lookup`` for a radar-geometry ``ds``
-    (read and checked against its grid), None without one or for a geocoded product (with a note)."""
-    if config.lookup is None:
-        return None
-    if not is_radar_geometry(ds):
-        notes.append(f"--lookup {config.lookup.name} not used: the product is geocoded already ({_crs(ds)})")
-        return None
-    from fringenet.io.lookup import read_lookup
-
-    lookup = read_lookup(config.lookup, (ds.sizes["y"], ds.sizes["x"]))
-    notes.append(
-        f"geocoded with {lookup.source}: targets in EPSG:4326 (detections.geojson), probability and detections "
-        "also on a longitude/latitude grid (probability_geo.tif, detections_geo.tif)"
-    )
-    return lookup
+    """The lookup of ``config.lookup`` for a radar-geometry ``ds`` (see :func:`radar_lookup`)."""
+    return radar_lookup(
+        ds, config.lookup, notes, "targets in EPSG:4326 (detections.geojson), probability and detections also "
+        "on a longitude/latitude grid (probability_geo.tif, detections_geo.tif)",
+    )  # fmt: skip
 
 
 def _write_geocoded(
     lookup: Any, probability: NDArray[np.float32], mask: NDArray[np.bool_], out: Path
 ) -> dict:
     """``probability_geo.tif`` and ``detections_geo.tif``: the radar-grid rasters on a lon/lat grid."""
-    import rasterio
+    from fringenet.io.lookup import write_geocoded
 
-    from fringenet.io.lookup import geocode_raster
-
-    files = {}
-    for name, values, fill in (
-        ("probability_geo", probability.astype(np.float32), np.float32(np.nan)),
-        ("detections_geo", mask.astype(np.uint8), np.uint8(0)),
-    ):
-        grid, transform = geocode_raster(values, lookup, fill=fill)
-        profile = {
-            "driver": "GTiff", "height": grid.shape[0], "width": grid.shape[1], "count": 1,
-            "dtype": grid.dtype.name, "crs": "EPSG:4326", "transform": transform, "compress": "deflate",
-            "nodata": None if name == "detections_geo" else np.nan,
-        }  # fmt: skip
-        path = out / f"{name}.tif"
-        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(grid, 1)
-        files[name] = path
-    return files
+    return {
+        "probability_geo": write_geocoded(
+            probability.astype(np.float32), lookup, out / "probability_geo.tif"
+        ),
+        "detections_geo": write_geocoded(
+            mask.astype(np.uint8), lookup, out / "detections_geo.tif", np.uint8(0)
+        ),
+    }
 
 
 def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:

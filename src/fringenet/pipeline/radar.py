@@ -178,3 +178,24 @@ def check_inventory_coordinates(inventory: Any, inventory_crs: Any, radar: bool)
             inventory, "holds targets in pixel coordinates (radar geometry, no CRS) but this product has a "
             "CRS; use another inventory",
         )  # fmt: skip
+
+
+def radar_lookup(ds: xr.Dataset, path: Any, notes: list[str], written: str) -> Any:
+    """The :class:`~fringenet.io.lookup.RadarLookup` at ``path`` for a radar-geometry ``ds``, read and checked
+    against its grid before any work; None without ``path`` or for a geocoded product (said in a note).
+
+    ``written`` says, for the note, what the run geocodes.
+    """
+    if path is None:
+        return None
+    from pathlib import Path
+
+    if not is_radar_geometry(ds):
+        crs = ds.rio.crs.to_string() if ds.rio.crs else ""
+        notes.append(f"--lookup {Path(path).name} not used: the product is geocoded already ({crs})")
+        return None
+    from fringenet.io.lookup import read_lookup
+
+    lookup = read_lookup(path, (ds.sizes["y"], ds.sizes["x"]))
+    notes.append(f"geocoded with {lookup.source}: {written}")
+    return lookup

@@ -140,21 +140,33 @@ def run_timeseries(
     nodata: float | None = None,
     wavelength_m: float | None = None,
     variable: str | None = None,
+    lookup: str | Path | None = None,
 ) -> TimeseriesOutput:
     """Open a stack product, invert it and write the results into ``out_dir``.
 
     ``nodata``, ``wavelength_m`` and ``variable`` are passed to :func:`fringenet.io.open.open_product`.
+    ``lookup`` geocodes a radar-geometry stack's velocity (``velocity_geo.tif``, ``velocity_std_geo.tif``
+    on a lon/lat grid; see :mod:`fringenet.io.lookup`).
     """
     from fringenet.io.atomic import writable_folder
     from fringenet.io.open import open_product
 
     writable_folder(out_dir, create=False)  # a file or a read-only folder fails before the work
-    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry
+    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry, radar_lookup
 
     stack = open_product(stack_path, nodata=nodata, wavelength_m=wavelength_m, variable=variable)
     read_notes = [*stack.encoding.get("notes", []), *([RADAR_NOTE] if is_radar_geometry(stack) else [])]
+    geocoding = radar_lookup(stack, lookup, read_notes, "velocity also on a lon/lat grid (velocity_geo.tif)")
     series, notes = invert_stack(stack, config)
-    return write_timeseries(series, out_dir, [*read_notes, *notes])
+    output = write_timeseries(series, out_dir, [*read_notes, *notes])
+    if geocoding is not None:
+        from fringenet.io.lookup import write_geocoded
+
+        for name in ("los_velocity", "velocity_std"):
+            stem = "velocity" if name == "los_velocity" else name
+            values = np.asarray(series[name].values, dtype=np.float32)
+            write_geocoded(values, geocoding, Path(out_dir) / f"{stem}_geo.tif")
+    return output
 
 
 def write_timeseries(series: xr.Dataset, out_dir: str | Path, notes: Sequence[str] = ()) -> TimeseriesOutput:

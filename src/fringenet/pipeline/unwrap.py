@@ -73,10 +73,13 @@ def run_unwrap(
     coherence_path: str | Path | None = None,
     nlooks: float = 1.0,
     variable: str | None = None,
+    lookup: str | Path | None = None,
 ) -> UnwrapOutput:
     """Read a wrapped product, unwrap it, and write the unwrapped phase to ``out``.
 
-    ``variable`` is passed to :func:`fringenet.io.open.open_product` (a generic GeoTIFF name).
+    ``variable`` is passed to :func:`fringenet.io.open.open_product` (a generic GeoTIFF name). ``lookup``
+    geocodes a single radar-geometry interferogram's result to ``<out stem>_geo.tif`` on a lon/lat grid
+    (see :mod:`fringenet.io.lookup`).
     """
     from fringenet.io.atomic import writable_folder
     from fringenet.io.geotiff import write_geotiff
@@ -89,15 +92,25 @@ def run_unwrap(
     coherence_file = Path(coherence_path) if coherence_path else _licsar_coherence(path)
     if coherence_file is not None and "coherence" not in ds:
         ds = _attach_coherence(ds, coherence_file)
-    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry
+    from fringenet.pipeline.radar import RADAR_NOTE, is_radar_geometry, radar_lookup
 
     read_notes = [*ds.encoding.get("notes", []), *([RADAR_NOTE] if is_radar_geometry(ds) else [])]
+    geo_out = out.with_name(f"{out.stem}_geo.tif")
+    if lookup is not None and is_stack(ds):
+        raise InputError(lookup, "--lookup geocodes a single interferogram's unwrapped phase, not a stack's")
+    geocoding = radar_lookup(
+        ds, lookup, read_notes, f"unwrapped phase also on a lon/lat grid ({geo_out.name})"
+    )
     ds, notes = unwrap_dataset(ds, method=method, nlooks=nlooks)
     notes[:0] = read_notes
     if is_stack(ds):
         written = write_netcdf(ds, out)
     else:
         written = write_geotiff(ds, out, variable="unwrapped_phase")
+        if geocoding is not None:
+            from fringenet.io.lookup import write_geocoded
+
+            write_geocoded(np.asarray(ds["unwrapped_phase"].values, dtype=np.float32), geocoding, geo_out)
     return UnwrapOutput(written, ds, tuple(notes))
 
 
