@@ -63,7 +63,7 @@ def make_scene(folder: Path, size: int, seed: int = 0) -> tuple[Path, Path]:
         r0, c0 = rng.integers(64, size - 64, 2)
         radius, amplitude = rng.uniform(20, 60), rng.uniform(6, 25)
         box = int(3 * radius)
-        rs, cs = slice(max(r0 - box, 0), r0 + box), slice(max(c0 - box, 0), c0 + box)
+        rs, cs = slice(max(r0 - box, 0), min(r0 + box, size)), slice(max(c0 - box, 0), min(c0 + box, size))
         yy, xx = np.ogrid[rs, cs]
         phase[rs, cs] -= amplitude * np.exp(-((yy - r0) ** 2 + (xx - c0) ** 2) / (2 * radius**2))
     phase += rng.standard_normal((size, size), dtype=np.float32) * 1.5 * (1 - coherence)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from fringenet.conventions import phase_to_displacement, wrap
 from fringenet.errors import InputError
-from fringenet.insar.coherence import coherence_from_phase
+from fringenet.insar.coherence import coherence_and_fringe_frequency, coherence_from_phase
 from fringenet.insar.gradients import StackedGradient, phase_gradient_stack
 from fringenet.simulate.terrain import local_incidence, slope_aspect
 
@@ -85,23 +85,17 @@ def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDO
     valid = np.isfinite(phase)
     z = np.where(valid, np.exp(1j * np.where(valid, phase, 0.0)), 0)
 
-    def box(values: NDArray[np.complex128]) -> NDArray[np.complex128]:
-        return uniform_filter(values.real, window, mode="constant") + 1j * uniform_filter(
-            values.imag, window, mode="constant"
-        )
-
     weight = uniform_filter(valid.astype(np.float64), window, mode="constant")
-    mean = box(z)
-    dx = np.zeros_like(z)
-    dx[:, :-1] = z[:, 1:] * np.conj(z[:, :-1])
-    dy = np.zeros_like(z)
-    dy[:-1] = z[1:] * np.conj(z[:-1])
-    rate = np.hypot(np.angle(box(dx)), np.angle(box(dy)))
+    mean = uniform_filter(z.real, window, mode="constant") + 1j * uniform_filter(
+        z.imag, window, mode="constant"
+    )
+    # the fringe rate is the local ramp the pseudo-coherence removes: computed once for both
+    coherence, rate_y, rate_x = coherence_and_fringe_frequency(phase, window=window)
+    rate = np.hypot(rate_x, rate_y)
     with np.errstate(invalid="ignore", divide="ignore"):
         angle = np.angle(mean)
         ok = valid & (weight > 0.5 / window**2)
     nan = np.float64(np.nan)
-    coherence = coherence_from_phase(phase, window=window)
     return LocalFringes(
         np.where(ok, np.cos(angle), nan), np.where(ok, np.sin(angle), nan), coherence, np.where(ok, rate, nan)
     )

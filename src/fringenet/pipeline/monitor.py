@@ -577,7 +577,7 @@ def _last_date(ds: xr.Dataset) -> str:
 
 
 def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> Path:
-    from fringenet.report.html import write_quicklook
+    from fringenet.report.quicklook_store import write_quicklook  # (not report.html: no matplotlib)
 
     k = _longest_pair(ds)
     sel = ds.isel({PAIR_DIM: k}) if is_stack(ds) else ds
