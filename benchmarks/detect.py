@@ -11,11 +11,17 @@ SegFormer mit_b0 on cos_phase, sin_phase, coherence (speed does not depend on th
 
     python benchmarks/detect.py                     # 4096 x 4096
     python benchmarks/detect.py --size 1024         # quick check
+    python benchmarks/detect.py --end-to-end        # `fringenet detect` as a user runs it, 224 and 4096 px
+
+``--end-to-end`` times the command line instead (a new process per run: imports, model loading, the Mask
+Net, the scan, vectorising and every output file), on a phase-only GeoTIFF as LiCSAR delivers it, and
+samples the peak resident memory of the process and its children (Dask workers included).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import threading
@@ -122,6 +128,69 @@ class PeakRss:
         self.peak = max(self.peak, self.process.memory_info().rss)
 
 
+TARGET_SMALL_S = 3.0  # a 224 x 224 scene, process start to outputs
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """Resident memory (bytes) of ``process`` and all its children."""
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:  # a child that just ended
+            pass
+    return total
+
+
+def end_to_end(sizes: list[int], repeats: int, extra: list[str]) -> None:
+    """Print a table of ``fringenet detect`` runs on phase-only scenes of each size (best of ``repeats``)."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("fringenet")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fringenet-detect-e2e-") as tmp:
+        for size in sizes:
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            phase, _ = make_scene(folder, size)
+            best, peak = float("inf"), 0
+            for k in range(repeats):
+                out = folder / f"run{k}"
+                t0 = time.perf_counter()
+                child = psutil.Popen([str(exe), "detect", str(phase), "--out", str(out), *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                while child.poll() is None:
+                    peak = max(peak, tree_rss(child))
+                    time.sleep(0.05)
+                seconds = time.perf_counter() - t0
+                log = child.stdout.read().decode() if child.stdout else ""
+                if child.returncode != 0:
+                    raise SystemExit(f"fringenet detect failed on {size} px:\n{log}")
+                best = min(best, seconds)
+            stages = json.loads((out / "run.json").read_text())["seconds"]
+            rows.append((size, best, size * size / 1e6 / best, peak / 1e9, stages))
+    print(
+        "| scene (px) | seconds (process start to outputs) | Mpx/s | peak RSS (GB) | of which mask / scan (s) |"
+    )
+    print("|---|---|---|---|---|")
+    for size, seconds, mpx, gb, stages in rows:
+        print(f"| {size} x {size} | {seconds:.1f} | {mpx:.2f} | {gb:.2f} | "
+              f"{stages.get('mask', 0):.1f} / {stages.get('scan', 0):.1f} |")  # fmt: skip
+    small = [r for r in rows if r[0] <= 224]
+    large = [r for r in rows if r[0] >= 4096]
+    if small:
+        print(
+            f"\nTarget < {TARGET_SMALL_S:g} s for 224 x 224: {'met' if small[0][1] < TARGET_SMALL_S else 'NOT met'}"
+        )
+    if large:
+        ok = large[0][2] >= TARGET_MPX_S and large[0][3] < TARGET_RSS_GB
+        print(
+            f"Target >= {TARGET_MPX_S:g} Mpx/s and < {TARGET_RSS_GB:g} GB for 4096 x 4096: {'met' if ok else 'NOT met'}"
+        )
+    print(f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work slows the runs).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096, help="scene side (px)")
@@ -139,7 +208,17 @@ def main() -> None:
         default="float32",
         help="CPU arithmetic of the network",
     )
-    args = parser.parse_args()
+    parser.add_argument("--end-to-end", action="store_true", help="time `fringenet detect` itself")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[224, 4096], help="scene sides of --end-to-end"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="runs per size of --end-to-end (best kept)")
+    args, extra = parser.parse_known_args()
+    if args.end_to_end:
+        end_to_end(args.sizes, args.repeats, extra)
+        return
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
 
     import torch
 
