@@ -34,7 +34,7 @@ import rasterio
 from affine import Affine
 from scipy.ndimage import zoom
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 
 CRS = "EPSG:32633"
 TARGET_MPX_S = 1.0

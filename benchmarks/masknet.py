@@ -29,7 +29,7 @@ import torch
 from matplotlib.colors import ListedColormap
 from numpy.typing import NDArray
 
-import fringenet.models  # noqa: F401  (first: makes torchvision importable before timm/smp load)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.data.config import SimulatedSource
 from fringenet.evaluate.metrics import PixelCounts, pixel_counts
 from fringenet.io.atomic import atomic_path

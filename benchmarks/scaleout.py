@@ -35,7 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from detect import make_scene, resolve_model
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-import fringenet.models  # noqa: F401  (first: makes torchvision importable before timm/smp load)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.conventions import phase_to_displacement
 from fringenet.data.sequence_store import SequenceSamples, open_sequence_dataset
 from fringenet.evaluate.classical_chain import sbas_velocity_chain

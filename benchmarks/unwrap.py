@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import fringenet.models  # noqa: F401  (makes torchvision importable before timm/smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.conventions import wrap
 from fringenet.insar.unwrap import unwrap
 from fringenet.models.punet import DEFAULT_PUNET_BUNDLE, load_punet, unwrap_with_punet

@@ -11,8 +11,8 @@ import pytest
 from affine import Affine
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
-import fringenet.models.bundle as bundle_module
+import fringenet.models.compiled as compiled_module
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 import fringenet.pipeline.detect_many as many_module
 from fringenet.cli import app
 from fringenet.errors import InputError
@@ -60,13 +60,13 @@ def test_many_products_get_a_folder_each_and_the_model_is_loaded_once(
 ) -> None:
     a, b = _wrapped(tmp_path / "in" / "a_wrapped.tif", 0), _wrapped(tmp_path / "in" / "b_wrapped.tif", 1)
     loads: list[str] = []
-    real = bundle_module.load_bundle
+    real = compiled_module.load_for_inference
 
     def counted(path):  # type: ignore[no-untyped-def]
         loads.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(bundle_module, "load_bundle", counted)
+    monkeypatch.setattr(compiled_module, "load_for_inference", counted)
     result = run_detect_many([a, b], tmp_path / "runs", _config(detector))
     assert len(loads) == 1  # one network for both products
     assert [r.name for r in result.runs] == ["a_wrapped", "b_wrapped"] and not result.failed

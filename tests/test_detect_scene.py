@@ -13,7 +13,7 @@ import xarray as xr
 from affine import Affine
 from torch import nn
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.detect import DatasetSource, GeoTiffSource, blend_weights, connect, scan_scene, window_origins
 from fringenet.detect.scene import BandSettings, band_task
 from fringenet.detect.windows import BandBlender, taper

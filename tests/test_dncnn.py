@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-import fringenet.models  # noqa: F401  (makes torchvision importable before timm/smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.models.bundle import BundleInfo, load_bundle, save_bundle
 from fringenet.models.dncnn import (
     DDNet,

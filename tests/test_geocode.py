@@ -13,7 +13,7 @@ import rasterio
 import shapely
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.cli import app
 from fringenet.errors import InputError
 from fringenet.io.lookup import geocode_polygons, geocode_raster, lonlat_at, read_lookup

@@ -20,7 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.io.atomic import TEMPORARY_NAME
 from fringenet.io.netcdf import write_netcdf
 from fringenet.models.bundle import BundleInfo, save_bundle

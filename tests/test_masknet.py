@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import fringenet.models  # noqa: F401  (first: makes torchvision importable before timm/smp load)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.data.config import DatasetConfig
 from fringenet.data.store import PatchDataset, open_patch_dataset
 from fringenet.errors import InputError

@@ -100,7 +100,7 @@ class TestSegformer(ModelConformance):
 
 
 def timm_has(name: str) -> bool:
-    import timm  # after fringenet.models, which makes torchvision (that timm needs) importable
+    import timm  # after fringenet.models.segmentation, which makes torchvision (that timm needs) importable
 
     return bool(timm.is_model(name))
 

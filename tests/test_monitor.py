@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.cli import app
 from fringenet.errors import InputError
 from fringenet.io.netcdf import write_netcdf

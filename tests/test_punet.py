@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-import fringenet.models  # noqa: F401  (makes torchvision importable before timm/smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.conventions import wrap
 from fringenet.errors import InputError
 from fringenet.models.dncnn import PUNet

@@ -15,7 +15,7 @@ import xarray as xr
 from affine import Affine
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.cli import app
 from fringenet.detect.vectorise import vectorise_detections
 from fringenet.errors import InputError

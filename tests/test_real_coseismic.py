@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.detect import ArraySource, predict_scene
 from fringenet.models.bundle import load_bundle
 from fringenet.models.shipped import shipped_bundle

@@ -14,7 +14,7 @@ import pytest
 import rasterio
 import torch
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.detect.temporal import prepare_stack
 from fringenet.models.bundle import BundleInfo, save_bundle
 from fringenet.models.temporal import TemporalModelSpec, build_temporal_model

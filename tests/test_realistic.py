@@ -10,7 +10,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.cli import app
 from fringenet.data.channels import PHASE_ONLY_CHANNELS, PairLayers, derive_channels, local_fringes
 from fringenet.errors import InputError

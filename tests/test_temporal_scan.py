@@ -14,7 +14,7 @@ import torch
 import xarray as xr
 from typer.testing import CliRunner
 
-import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.cli import app
 from fringenet.conventions import phase_to_displacement
 from fringenet.data.sequences import batch_inputs, stack_inputs, terrain_inputs

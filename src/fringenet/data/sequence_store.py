@@ -38,7 +38,7 @@ from fringenet.data.sequences import (
 from fringenet.data.store import DatasetFolder, read_dataset_folder
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
-from fringenet.models.temporal import TemporalModelSpec
+from fringenet.models.spec import TemporalModelSpec
 from fringenet.simulate.config import HARD_NEGATIVES, TARGET_SCENARIOS
 
 FORMAT = "fringenet-sequences/1"

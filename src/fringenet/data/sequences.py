@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from fringenet.conventions import DAYS_PER_YEAR
 from fringenet.errors import InputError
-from fringenet.models.temporal import (
+from fringenet.models.spec import (
     PAIR_CHANNELS,
     RATE_CLIP,
     RATE_SCALE_RAD_PER_YR,

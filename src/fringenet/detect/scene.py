@@ -36,7 +36,8 @@ from fringenet.detect.sources import WindowSource
 from fringenet.detect.windows import BandBlender, blend_weights, check_window, window_origins
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
-from fringenet.models.bundle import WEIGHTS, BundleInfo, load_bundle, load_shared_bundle, read_bundle_info
+from fringenet.models.bundle import WEIGHTS, BundleInfo, load_shared_bundle, read_bundle_info
+from fringenet.models.compiled import load_for_inference
 from fringenet.models.device import select_device
 from fringenet.models.predict import predict_probabilities
 
@@ -173,7 +174,7 @@ def worker_model(bundle: str, device: str) -> nn.Module:
     weights = path / WEIGHTS
     key = (str(path), device, weights.stat().st_mtime_ns if weights.exists() else 0)
     if key not in _MODELS:
-        _MODELS[key] = load_bundle(path)[0].to(torch.device(device))
+        _MODELS[key] = load_for_inference(path)[0].to(torch.device(device))
     return _MODELS[key]
 
 
@@ -480,7 +481,7 @@ def predict_scene(
     settings = BandSettings(
         tuple(info.channels), info.normalisation, window, overlap, tuple(cols), batch_size, str(dev)
     )
-    net = (net if net is not None else load_bundle(bundle)[0]).to(dev)  # type: ignore[arg-type]
+    net = (net if net is not None else load_for_inference(bundle)[0]).to(dev)  # type: ignore[arg-type]
     blender = BandBlender(rows, window, padded_h, padded_w)
     parts = [blender.add(r, *_band_sums(scan_band(net, source, r, settings))) for r in rows]
     return np.concatenate(parts)[:height, :width]

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -48,7 +48,10 @@ from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, pixel_size_m
 from fringenet.models.bundle import BundleInfo, load_shared_bundle, read_bundle_info
 from fringenet.models.device import select_device
-from fringenet.models.temporal import TemporalModelSpec, TemporalNet
+from fringenet.models.spec import TemporalModelSpec
+
+if TYPE_CHECKING:
+    from fringenet.models.temporal import TemporalNet
 
 TILE = 256
 """Output GeoTIFF block size (px); rows are written in whole block rows."""
@@ -87,6 +90,8 @@ def resolve_temporal_bundle(bundle: BundleArg) -> tuple[TemporalNet, BundleInfo,
         )
     if net is None:
         net = load_shared_bundle(name)[0]
+    from fringenet.models.temporal import TemporalNet  # timm: only for the time-series model
+
     if not isinstance(net, TemporalNet):
         raise InputError(name, f"the loaded network is a {type(net).__name__}, not a TemporalNet")
     net.eval()

@@ -1,5 +1,6 @@
-"""Neural networks: a small registry and factory over segmentation-models-pytorch, saved as bundles."""
+"""Neural networks: a small registry and factory over segmentation-models-pytorch, saved as bundles.
 
-from fringenet.models._torchvision import ensure_torchvision
-
-ensure_torchvision()
+``fringenet.models.segmentation`` and ``fringenet.models.temporal`` import smp and timm (making
+torchvision importable first, see ``_torchvision``); ``spec`` and ``bundle`` import neither, so reading a
+bundle and running a compiled network stay light.
+"""

@@ -20,8 +20,7 @@ from torch import nn
 
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
-from fringenet.models.segmentation import ModelSpec, build_segmentation_model
-from fringenet.models.temporal import TemporalModelSpec, build_temporal_model
+from fringenet.models.spec import ENCODER_CHECKED, ModelSpec, TemporalModelSpec
 
 WEIGHTS = "model.safetensors"
 META = "bundle.json"
@@ -64,7 +63,8 @@ def read_bundle_info(path: str | PathLike[str]) -> BundleInfo:
     if not meta.is_file():
         raise InputError(path, f"not a model bundle (no {META})")
     try:
-        return BundleInfo.model_validate(json.loads(meta.read_text()))
+        # the encoder was checked when the bundle was written: reading it needs neither smp nor timm
+        return BundleInfo.model_validate(json.loads(meta.read_text()), context={ENCODER_CHECKED: True})
     except (ValueError, ValidationError) as err:
         raise InputError(meta, f"invalid bundle description ({err})") from err
 
@@ -73,11 +73,14 @@ def load_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
     """Rebuild the network of a bundle and load its weights (in eval mode, on the CPU)."""
     path = Path(path)
     info = read_bundle_info(path)
-    model = (
-        build_temporal_model(info.model)
-        if isinstance(info.model, TemporalModelSpec)
-        else build_segmentation_model(info.model)
-    )
+    if isinstance(info.model, TemporalModelSpec):
+        from fringenet.models.temporal import build_temporal_model
+
+        model: nn.Module = build_temporal_model(info.model)
+    else:
+        from fringenet.models.segmentation import build_segmentation_model
+
+        model = build_segmentation_model(info.model)
     try:
         state = load_file(str(path / WEIGHTS))
         model.load_state_dict(state)
@@ -108,14 +111,17 @@ def bundles_loaded_once() -> Iterator[None]:
 
 
 def load_shared_bundle(path: str | PathLike[str]) -> tuple[nn.Module, BundleInfo]:
-    """:func:`load_bundle`, or the network loaded earlier in the open :func:`bundles_loaded_once` block
-    (keyed by the bundle's resolved path and its weights' modification time)."""
+    """The network for applying the bundle (:func:`fringenet.models.compiled.load_for_inference`), or the
+    one loaded earlier in the open :func:`bundles_loaded_once` block (keyed by the bundle's resolved path
+    and its weights' modification time)."""
+    from fringenet.models.compiled import load_for_inference
+
     if not _SHARED:
-        return load_bundle(path)
+        return load_for_inference(path)
     resolved = Path(path).resolve()
     weights = resolved / WEIGHTS
     key = (str(resolved), weights.stat().st_mtime_ns if weights.exists() else 0)
     loaded = _SHARED[-1]
     if key not in loaded:
-        loaded[key] = load_bundle(path)
+        loaded[key] = load_for_inference(path)
     return loaded[key]

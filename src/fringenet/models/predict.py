@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from fringenet.models.segmentation import OUTPUT_STRIDE
+from fringenet.models.spec import OUTPUT_STRIDE
 
 
 def pad_to_stride(x: torch.Tensor, stride: int = OUTPUT_STRIDE) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -20,81 +20,27 @@ with the product's wavelength by the caller, see docs/conventions.md).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-import timm
-import torch
-import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from timm.layers import DropPath, Mlp
-from torch import nn
+from fringenet.models._torchvision import ensure_torchvision
 
-TEMPORAL_ARCHITECTURES = ("st_transformer", "coherence_transformer", "hybrid")
-"""Time-series architectures by name."""
+ensure_torchvision()  # timm imports torchvision, whose extension may not load beside a CPU torch
 
-TIME_FEATURES = 7
-"""Per-step time features: t_ref, t_sec (yr since the first date), baseline (yr), sin/cos day of year of both."""
-TERRAIN_CHANNELS = 4
-"""Terrain context channels: elevation (km, window-relative), slope (/45 deg), sin and cos of aspect."""
-PAIR_CHANNELS = 4
-"""Interferogram step channels: cos and sin of the wrapped phase, coherence, and the pair's share of the
-stacked phase rate (see :func:`fringenet.data.sequences.interferogram_inputs`)."""
-RATE_SCALE_RAD_PER_YR = 10.0
-"""The network's velocity output is phase rate / this (about 4.4 cm/yr at C band), so targets are O(1)."""
-RATE_CLIP = 10.0
-"""Limit of the per-pair phase-rate channel (in RATE_SCALE units); noise on short baselines exceeds it."""
+import timm  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from timm.layers import DropPath, Mlp  # noqa: E402
+from torch import nn  # noqa: E402
 
-
-class TemporalModelSpec(BaseModel):
-    """A time-series network to build."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    architecture: Literal["st_transformer", "coherence_transformer", "hybrid"] = Field(
-        "st_transformer", description=f"Token representation, one of {TEMPORAL_ARCHITECTURES}."
-    )
-    encoder: str = Field(
-        "conv",
-        description="hybrid only: the per-interferogram CNN, 'conv' (built-in, 3 stages) or a timm model "
-        "with features_only (e.g. 'ghostnet_050'); 'none' for the other architectures.",
-    )
-    dim: int = Field(64, ge=8, le=1024, description="Token width.")
-    depth: int = Field(
-        4, ge=1, le=24, description="Factorised blocks (each: time attention + space attention)."
-    )
-    heads: int = Field(4, ge=1, le=32, description="Attention heads.")
-    patch: int = Field(8, ge=2, le=32, description="Tile side (px) of a token (hybrid: fixed at 8).")
-    max_steps: int = Field(
-        32, ge=2, le=512, description="Most interferograms (or dates, coherence_transformer) per input."
-    )
-    min_steps: int = Field(
-        3, ge=1, le=512, description="Fewest interferograms (or dates) the model accepts (clear error below)."
-    )
-    terrain: bool = Field(True, description="Embed terrain (elevation, slope, aspect); zeros where no DEM.")
-    drop_path: float = Field(0.05, ge=0.0, le=0.5, description="Stochastic depth rate of the last block.")
-
-    @model_validator(mode="after")
-    def _check(self) -> TemporalModelSpec:
-        if self.architecture != "hybrid":
-            self.encoder = "none"
-        elif self.encoder == "none":
-            self.encoder = "conv"
-        if self.architecture == "hybrid":
-            self.patch = 8
-        if self.dim % self.heads:
-            raise ValueError(f"dim {self.dim} must be a multiple of heads {self.heads}")
-        if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps {self.min_steps} exceeds max_steps {self.max_steps}")
-        return self
-
-    @property
-    def step_channels(self) -> int:
-        """Channels of one step's image."""
-        return 4 * self.max_steps if self.architecture == "coherence_transformer" else PAIR_CHANNELS
-
-    @property
-    def steps_are_dates(self) -> bool:
-        return self.architecture == "coherence_transformer"
+from fringenet.models.spec import (  # noqa: E402,F401  (re-exported: the specs live apart from timm)
+    PAIR_CHANNELS,
+    RATE_CLIP,
+    RATE_SCALE_RAD_PER_YR,
+    TEMPORAL_ARCHITECTURES,
+    TERRAIN_CHANNELS,
+    TIME_FEATURES,
+    TemporalModelSpec,
+)
 
 
 def sincos_2d(h: int, w: int, dim: int, device: torch.device) -> torch.Tensor:

@@ -423,7 +423,7 @@ def _detect(
     from fringenet.detect.temporal import PreparedStack, TemporalScan, prepare_stack, scan_stack
     from fringenet.detect.vectorise import vectorise_detections, write_detections
     from fringenet.models.bundle import read_bundle_info
-    from fringenet.models.temporal import TemporalModelSpec
+    from fringenet.models.spec import TemporalModelSpec
 
     out = Path(out_dir)
     seconds: dict[str, float] = {}
