@@ -314,7 +314,7 @@ def default_methods(
     ``candidates_only``, also the shipped models, the previous detector and the non-learned baselines."""
     import torch
 
-    import fringenet.models  # noqa: F401  (torchvision shim before smp/timm)
+    import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
     from fringenet.models.shipped import shipped_bundle
 
     torch.set_num_threads(2)
