@@ -143,16 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fringenet.models.shipped import ship_bundle
 
         path, window = windows[chosen.model]
-        if window is not None:
-            parser.error(
-                f"{chosen.model} scans with {window} px windows, not its bundle's: cannot ship it as is"
-            )
         rule = (
             f"benchmarks/select_detector.py: highest pooled IoU with false alarms <= {args.max_false_alarms:.0%} "
             f"on {len(cases)} independent scenes of seed {args.seed} (IoU {chosen.pooled.iou:.3f}, recall "
             f"{chosen.pooled.recall:.0%}, false alarms {chosen.pooled.false_alarm_rate:.0%})"
         )
-        shipped = ship_bundle(bench.bundle_path(path), args.ship, threshold=chosen.threshold, chosen_by=rule)
+        shipped = ship_bundle(
+            bench.bundle_path(path), args.ship, threshold=chosen.threshold, chosen_by=rule, scan_window=window
+        )
         print(f"wrote {shipped}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fringenet.models.shipped as shipped
@@ -56,3 +57,17 @@ def test_ship_refuses_a_threshold_that_is_no_probability(weights: Path, bad: flo
     with pytest.raises(InputError, match="not a probability"):
         shipped.ship_bundle(weights, "detector", threshold=bad)
     assert not (shipped.WEIGHTS_DIR / "detector").exists()
+
+
+def test_ship_sets_the_scan_window_that_scans_use(weights: Path, tmp_path: Path) -> None:
+    from fringenet.detect import ArraySource, scan_scene
+
+    out = shipped.ship_bundle(weights, "detector", threshold=0.6, chosen_by="a test", scan_window=256)
+    info = read_bundle_info(out)
+    assert info.scan_window == 256 and info.default_window == 256 and info.patch_size != 256
+    assert info.provenance["scan_window_selection"]["chosen_by"] == "a test"
+    with pytest.raises(InputError, match="multiple of 32"):
+        shipped.ship_bundle(weights, "detector", scan_window=250)
+    phase = np.random.default_rng(0).uniform(-3, 3, (300, 300)).astype(np.float32)
+    scan = scan_scene(str(out), ArraySource(phase, pixel_size_m=30.0), tmp_path / "scan", overlap=16)
+    assert scan.window == 256

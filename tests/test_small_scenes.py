@@ -53,9 +53,13 @@ def test_a_scene_smaller_than_the_windows_is_padded_for_the_detector_and_the_mas
     pair = write_pair(tmp_path / "20200101_20200113.geo.diff_pha.tif", 0)
     out = tmp_path / "run"
     record, output = detect(pair, "--out", out, *FAST)
-    assert record["windows"] == {"masknet": 128, "detector": 128}
+    from fringenet.models.bundle import read_bundle_info
+    from fringenet.models.shipped import shipped_bundle
+
+    window = read_bundle_info(shipped_bundle("detector")).default_window  # the shipped scan window
+    assert record["windows"] == {"masknet": 128, "detector": window}
     assert "Mask Net: scene 40 x 50 px is smaller than the 128 px window: padded" in output
-    assert "note: scene 40 x 50 px is smaller than the 128 px window: padded" in output
+    assert f"note: scene 40 x 50 px is smaller than the {window} px window: padded" in output
     for path in (out / "probability.tif", out / "masknet" / "probability.tif"):
         probability = raster(path)
         assert probability.shape == SHAPE and np.isfinite(probability).all()

@@ -863,11 +863,15 @@ def models_ship(
             help="Decision threshold replacing the bundle's (e.g. chosen by benchmarks/select_detector.py)."
         ),
     ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(help="Window side (px) scans use by default, replacing the patch size it trained on."),
+    ] = None,
 ) -> None:
     """Copy a trained bundle into the package as a shipped model (<= 20 MB)."""
     from fringenet.models.shipped import ship_bundle
 
-    typer.echo(f"wrote {ship_bundle(bundle, name, threshold=threshold)}")
+    typer.echo(f"wrote {ship_bundle(bundle, name, threshold=threshold, scan_window=window)}")
 
 
 @app.command(cls=_schema(MONITOR))

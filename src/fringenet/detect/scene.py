@@ -309,7 +309,7 @@ def scan_scene(
 
     start = time.perf_counter()
     bundle, net, info = _resolve(model)
-    window = window or info.patch_size
+    window = window or info.default_window
     check_window(window, overlap)
     height, width = source.shape
     if client is not None and bundle is None:
@@ -469,7 +469,7 @@ def predict_scene(
     notebooks and scenes smaller than a window, which are padded with no-data rather than refused.
     """
     bundle, net, info = _resolve(model)
-    window = window or info.patch_size
+    window = window or info.default_window
     height, width = source.shape
     if height < window or width < window:
         source = PaddedSource(source, window)

@@ -42,7 +42,17 @@ class BundleInfo(BaseModel):
     )
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability threshold chosen on validation.")
     patch_size: int = Field(256, ge=16, description="Patch size the model was trained on (pixels).")
+    scan_window: int | None = Field(
+        None, ge=32, le=4096,
+        description="Window side (px) scans use unless told otherwise; None: the patch size. Set when a model "
+        "ships scanned with other windows than it trained on (chosen on independent scenes).",
+    )  # fmt: skip
     provenance: dict[str, Any] = Field(default_factory=dict, description="Training data, config, versions.")
+
+    @property
+    def default_window(self) -> int:
+        """The window side (px) a scan uses without ``--window``."""
+        return self.scan_window or self.patch_size
 
 
 def save_bundle(path: str | PathLike[str], model: nn.Module, info: BundleInfo) -> Path:

@@ -17,7 +17,7 @@ from fringenet.io.atomic import atomic_path
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED: dict[str, str] = {
-    "detector": "deformation detector for single interferograms and stacks (SegFormer mit_b0)",
+    "detector": "deformation detector for single interferograms and stacks (U-Net on a mit_b0 encoder)",
     "masknet": "Mask Net: decorrelated / unusable phase (small U-Net)",
     "punet": "PUNet: DnCNN-style phase unwrapping network",
     "temporal": "time-series model for stacks: moving areas + velocity (hybrid CNN + transformer)",
@@ -43,12 +43,14 @@ def bundle_size_mb(path: str | PathLike[str]) -> float:
 
 
 def ship_bundle(
-    bundle: str | PathLike[str], name: str, *, threshold: float | None = None, chosen_by: str = ""
-) -> Path:
+    bundle: str | PathLike[str], name: str, *, threshold: float | None = None, chosen_by: str = "",
+    scan_window: int | None = None,
+) -> Path:  # fmt: skip
     """Copy a trained bundle into the package as the shipped model ``name`` (atomically, size-checked).
 
     ``threshold`` replaces the bundle's own (chosen on its validation samples) by one chosen elsewhere,
-    e.g. by ``benchmarks/select_detector.py`` on independent scenes; ``chosen_by`` says how, in the
+    e.g. by ``benchmarks/select_detector.py`` on independent scenes; ``scan_window`` likewise sets the
+    window scans use by default (the patch size it trained on otherwise); ``chosen_by`` says how, in the
     bundle's provenance.
     """
     from fringenet.models.bundle import META, read_bundle_info
@@ -64,17 +66,24 @@ def ship_bundle(
         )
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError("ship", f"threshold {threshold:g} is not a probability in (0, 1)")
+    if scan_window is not None and not (32 <= scan_window <= 4096 and scan_window % 32 == 0):
+        raise InputError("ship", f"scan window {scan_window} px is not a multiple of 32 in [32, 4096]")
     with atomic_path(WEIGHTS_DIR / name) as tmp:
         shutil.copytree(source, tmp)
-        if threshold is not None:
+        if threshold is not None or scan_window is not None:
             info = read_bundle_info(tmp)
-            earlier = info.provenance.get("threshold_selection") or {}
-            trained = earlier.get("bundle_threshold", info.threshold)  # re-shipped: keep the trainer's
-            provenance = {
-                **info.provenance,
-                "threshold_selection": {"bundle_threshold": trained, "threshold": threshold,
-                                        "chosen_by": chosen_by or "given when shipping"},
-            }  # fmt: skip
-            info = info.model_copy(update={"threshold": threshold, "provenance": provenance})
+            update: dict[str, object] = {}
+            provenance = dict(info.provenance)
+            if threshold is not None:
+                earlier = info.provenance.get("threshold_selection") or {}
+                trained = earlier.get("bundle_threshold", info.threshold)  # re-shipped: keep the trainer's
+                provenance["threshold_selection"] = {"bundle_threshold": trained, "threshold": threshold,
+                                                     "chosen_by": chosen_by or "given when shipping"}  # fmt: skip
+                update["threshold"] = threshold
+            if scan_window is not None:
+                provenance["scan_window_selection"] = {"patch_size": info.patch_size, "scan_window": scan_window,
+                                                       "chosen_by": chosen_by or "given when shipping"}  # fmt: skip
+                update["scan_window"] = scan_window
+            info = info.model_copy(update={**update, "provenance": provenance})
             (tmp / META).write_text(info.model_dump_json(indent=2))
     return WEIGHTS_DIR / name
