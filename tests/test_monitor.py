@@ -250,3 +250,18 @@ def test_shipped_models_are_small_and_need_only_phase_and_coherence() -> None:
         assert not set(info.channels) & {"log_amplitude", "elevation", "slope", "aspect", "incidence"}, name
     with pytest.raises(InputError, match="no model called"):
         shipped_bundle("nonexistent")
+
+
+def test_auto_scheduler_stays_in_process_on_two_cores(
+    workspace: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fringenet.pipeline.monitor as monitor
+
+    monkeypatch.setattr(monitor, "AUTO_INLINE_PX", 100)  # the scene is "large"
+    monkeypatch.setattr(monitor, "usable_cores", lambda: 2)
+    pair = simulate_pair(SimulationConfig(height=80, width=80, seed=5, scenario="volcano"))
+    product = write_netcdf(pair[["wrapped_phase"]], tmp_path / "pair.nc")
+    result = run_detect(
+        product, tmp_path / "detect", DetectConfig(model=workspace["detector"], mask="none", window=64)
+    )
+    assert any("in this process (2 cores: faster than a cluster)" in n for n in result.notes)

@@ -87,7 +87,8 @@ class DetectConfig(BaseModel):
     scheduler: str = Field(
         "auto",
         description="'auto' (detect: in this process up to 4 Mpx scanned, where a cluster's start-up costs more "
-        "than it saves, else a LocalCluster; monitor: a LocalCluster), 'local' (a Dask LocalCluster of `workers` "
+        "than it saves, or on fewer than 3 cores, else a LocalCluster; monitor: a LocalCluster), 'local' (a Dask "
+        "LocalCluster of `workers` "
         "processes), 'inline' (no Dask) or the address of a running scheduler, tcp://HOST:PORT.",
     )
     workers: int = Field(2, ge=1, le=256, description="Workers of the LocalCluster.")
@@ -273,6 +274,20 @@ def _bfloat16(config: DetectConfig) -> bool:
 AUTO_INLINE_PX = 4_000_000
 """``scheduler: auto`` scans up to this many pixels (pairs x rows x columns) in process: a LocalCluster takes
 several seconds to start, more than its second worker saves on such a scene."""
+AUTO_CLUSTER_MIN_CORES = 3
+"""Below this many usable cores ``auto`` scans every scene in process: on 2 cores one process with 2 torch
+threads beat 2 one-thread workers end to end (4096 x 4096 px: 74 s and 1.85 GB against 86 s and 3.09 GB,
+``benchmarks/detect.py --end-to-end``)."""
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _client(config: DetectConfig, ds: xr.Dataset | None = None, notes: list[str] | None = None) -> Any:
@@ -282,10 +297,12 @@ def _client(config: DetectConfig, ds: xr.Dataset | None = None, notes: list[str]
     scheduler = config.scheduler
     if scheduler == "auto" and ds is not None:
         pixels = ds.sizes["y"] * ds.sizes["x"] * (ds.sizes[PAIR_DIM] if is_stack(ds) else 1)
-        if pixels <= AUTO_INLINE_PX:
+        cores = usable_cores()
+        if pixels <= AUTO_INLINE_PX or cores < AUTO_CLUSTER_MIN_CORES:
             if notes is not None:
-                notes.append(f"scheduler auto: {pixels / 1e6:.2g} Mpx scanned in this process (no Dask cluster; "
-                             "--scheduler local starts one)")  # fmt: skip
+                why = "" if pixels <= AUTO_INLINE_PX else f" ({cores} cores: faster than a cluster)"
+                notes.append(f"scheduler auto: {pixels / 1e6:.2g} Mpx scanned in this process{why} (no Dask "
+                             "cluster; --scheduler local starts one)")  # fmt: skip
             return None
     if scheduler == "auto":
         scheduler = "local"
