@@ -11,22 +11,14 @@ import pytest
 import torch
 
 import fringenet.models.compiled as compiled
-from fringenet.models.bundle import BundleInfo, load_bundle, save_bundle
-from fringenet.models.segmentation import ModelSpec, build_segmentation_model
+from bundles import tiny_bundle
+from fringenet.models.bundle import load_bundle
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _bundle(path: Path, architecture: str = "segformer") -> Path:
-    torch.manual_seed(0)
-    channels = ["cos_phase", "sin_phase"]
-    kw = {"encoder": "mit_b0"} if architecture == "segformer" else {"width": 8, "depth": 1}
-    spec = ModelSpec(architecture=architecture, in_channels=2, classes=1, **kw)
-    info = BundleInfo(
-        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
-        threshold=0.5, patch_size=64,
-    )  # fmt: skip
-    return save_bundle(path, build_segmentation_model(spec), info)
+    return tiny_bundle(path, architecture=architecture)
 
 
 @pytest.fixture()

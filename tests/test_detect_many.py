@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 import fringenet.models.compiled as compiled_module
 import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 import fringenet.pipeline.detect_many as many_module
+from bundles import tiny_bundle
 from fringenet.cli import app
 from fringenet.errors import InputError
-from fringenet.models.bundle import BundleInfo, save_bundle
-from fringenet.models.segmentation import ModelSpec, build_segmentation_model
 from fringenet.pipeline.detect_many import SUMMARY, folder_name, run_detect_many
 from fringenet.pipeline.monitor import DetectConfig
 from rasters import write_plain_tif
@@ -30,16 +29,7 @@ PAIRS = ("20200101_20200113", "20200113_20200125", "20200101_20200125")
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    channels = ["cos_phase", "sin_phase"]
-    spec = ModelSpec(architecture="segformer", encoder="mit_b0", in_channels=2, classes=1)
-    info = BundleInfo(
-        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
-        threshold=0.5, patch_size=64,
-    )  # fmt: skip
-    return save_bundle(tmp_path_factory.mktemp("bundle") / "detector", build_segmentation_model(spec), info)
+    return tiny_bundle(tmp_path_factory.mktemp("bundle") / "detector", architecture="segformer")
 
 
 def _wrapped(path: Path, seed: int = 0, size: int = 48) -> Path:
@@ -190,3 +180,29 @@ def test_progress_names_the_products(
     run_detect_many([a, b], tmp_path / "runs", _config(detector), progress=True)
     err = capfd.readouterr().err
     assert "products" in err and "2/2" in err
+
+
+def test_a_failure_in_an_existing_folder_leaves_none_of_its_files(
+    detector: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _wrapped(tmp_path / "a_wrapped.tif", 0)
+    out = tmp_path / "runs"
+    run_detect_many([a, _wrapped(tmp_path / "b_wrapped.tif", 1)], out, _config(detector))
+    (out / "a_wrapped" / "mine.txt").write_text("keep")
+
+    def failing(ds, source, folder, *args, **kwargs):  # type: ignore[no-untyped-def]
+        (Path(folder) / "probability.tif").write_text("half")
+        raise InputError(source, "truncated while reading")
+
+    monkeypatch.setattr(many_module, "_detect", failing)
+    result = run_detect_many([a], out, _config(detector), overwrite=True)
+    assert [r.status for r in result.runs] == ["failed"]
+    assert sorted(p.name for p in (out / "a_wrapped").iterdir()) == ["mine.txt"]
+
+
+def test_a_summary_naming_a_path_outside_the_folder_is_not_followed(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    out.mkdir()
+    (tmp_path / "run.json").write_text("not ours to remove")
+    (out / SUMMARY).write_text(json.dumps({"products": [{"folder": ".."}, {"folder": "a_wrapped"}]}))
+    assert many_module._previous_products(out) == [out / "a_wrapped"]

@@ -14,11 +14,10 @@ import shapely
 from typer.testing import CliRunner
 
 import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
+from bundles import tiny_bundle
 from fringenet.cli import app
 from fringenet.errors import InputError
 from fringenet.io.lookup import geocode_polygons, geocode_raster, lonlat_at, read_lookup
-from fringenet.models.bundle import BundleInfo, save_bundle
-from fringenet.models.segmentation import ModelSpec, build_segmentation_model
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -149,35 +148,30 @@ def test_bad_lookups_are_refused_clearly(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    channels = ["cos_phase", "sin_phase"]
-    spec = ModelSpec(architecture="ddnet", in_channels=2, classes=1, width=8, depth=1)
-    info = BundleInfo(
-        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
-        threshold=0.5, patch_size=64,
-    )  # fmt: skip
-    return save_bundle(tmp_path_factory.mktemp("bundle") / "detector", build_segmentation_model(spec), info)
+    return tiny_bundle(tmp_path_factory.mktemp("bundle") / "detector")
 
 
-def test_detect_with_a_lookup_writes_targets_and_rasters_in_lon_lat(detector: Path, tmp_path: Path) -> None:
-    phase = np.random.default_rng(0).uniform(-3, 3, (H, W)).astype(np.float32)
-    product = tmp_path / "ifg_20200101_20200113.tif"
-    with rasterio.open(product, "w", driver="GTiff", height=H, width=W, count=1, dtype="float32") as dst:
-        dst.write(phase, 1)  # radar geometry: no CRS, no transform
+def _run_geocoded(command: str, product: Path, detector: Path, tmp_path: Path) -> gpd.GeoDataFrame:
+    """``command`` on a radar-geometry ``product`` with the MintPy lookup at threshold 0 (the whole scene is
+    one target); its targets, checked to be that scene in EPSG:4326."""
     lookup = _write_mintpy(tmp_path / "geometryRadar.h5")
     result = CliRunner().invoke(app, [
-        "detect", str(product), "--out", str(tmp_path / "run"), "--model", str(detector), "--mask", "none",
+        command, str(product), "--out", str(tmp_path / "run"), "--model", str(detector), "--mask", "none",
         "--threshold", "0", "--lookup", str(lookup), "--scheduler", "inline",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "geocoded with geometryRadar.h5" in result.output
     targets = gpd.read_file(tmp_path / "run" / "detections.geojson")
-    assert targets.crs.to_epsg() == 4326 and len(targets) == 1  # threshold 0: the whole scene, one target
+    assert targets.crs.to_epsg() == 4326 and len(targets) == 1
     lat, lon = _grid_truth()
     # pixel edges lie half a pixel (< 0.001 deg here) outside the outermost pixel centres
     np.testing.assert_allclose(targets.total_bounds, [lon.min(), lat.min(), lon.max(), lat.max()], atol=1e-3)
+    return targets
+
+
+def test_detect_with_a_lookup_writes_targets_and_rasters_in_lon_lat(detector: Path, tmp_path: Path) -> None:
+    phase = np.random.default_rng(0).uniform(-3, 3, (H, W))
+    _run_geocoded("detect", _radar_tif(tmp_path / "ifg_20200101_20200113.tif", phase), detector, tmp_path)
     assert not (tmp_path / "run" / "detections.gpkg").exists()
     with rasterio.open(tmp_path / "run" / "probability_geo.tif") as src:
         assert src.crs.to_epsg() == 4326
@@ -227,3 +221,39 @@ def test_timeseries_and_unwrap_write_geocoded_rasters_beside_the_radar_ones(tmp_
         assert src.crs.to_epsg() == 4326
     with rasterio.open(out) as src:
         assert src.crs is None
+
+
+def test_monitor_measures_on_the_radar_grid_and_stores_lon_lat_targets(
+    detector: Path, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(2)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    for pair in ("20200101_20200113", "20200113_20200125", "20200101_20200125"):
+        _radar_tif(stack / f"ifg_{pair}_wrapped.tif", rng.uniform(-3, 3, (H, W)))
+    _run_geocoded("monitor", stack, detector, tmp_path)
+    inventory = gpd.read_file(tmp_path / "run" / "inventory.gpkg", layer="targets")
+    assert inventory.crs is not None and len(inventory) == 1
+
+
+def test_isce_images_gdal_cannot_open_are_read_from_their_xml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasterio.errors import RasterioIOError
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RasterioIOError("not recognized as a supported file format")
+
+    monkeypatch.setattr(rasterio, "open", refuse)
+    lookup = read_lookup(_write_isce(tmp_path / "isce"), (H, W))
+    lat, lon = _grid_truth()
+    np.testing.assert_allclose(lookup.latitude, lat, atol=1e-12)
+    np.testing.assert_allclose(lookup.longitude, lon, atol=1e-12)
+
+
+def test_a_lookup_without_spacing_is_refused_when_rasters_are_geocoded(tmp_path: Path) -> None:
+    from fringenet.io.lookup import RadarLookup
+
+    flat = RadarLookup(np.full((H, W), 46.0), np.full((H, W), 7.0), "flat.h5")
+    with pytest.raises(InputError, match=r"flat\.h5.*no pixel spacing"):
+        geocode_raster(np.zeros((H, W), np.float32), flat)

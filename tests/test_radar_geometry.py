@@ -16,12 +16,11 @@ from affine import Affine
 from typer.testing import CliRunner
 
 import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
+from bundles import tiny_bundle
 from fringenet.cli import app
 from fringenet.detect.vectorise import vectorise_detections
 from fringenet.errors import InputError
 from fringenet.io.inventory import update_inventory
-from fringenet.models.bundle import BundleInfo, save_bundle
-from fringenet.models.segmentation import ModelSpec, build_segmentation_model
 from fringenet.pipeline.radar import RADAR_NOTE, ground_spacing_m, radar_slope_aspect
 from fringenet.simulate.config import SimulationConfig
 from fringenet.simulate.scene import simulate_stack
@@ -56,24 +55,15 @@ def _write_stack(folder: Path, sim: xr.Dataset, crs: str | None) -> Path:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    import torch
-
     root = tmp_path_factory.mktemp("radar")
     sim = simulate_stack(
         SimulationConfig(height=HEIGHT, width=WIDTH, n_dates=5, seed=3, scenario="subsidence", n_neighbours=2)
     )
-    torch.manual_seed(0)
-    channels = ["cos_phase", "sin_phase"]
-    spec = ModelSpec(architecture="ddnet", in_channels=2, classes=1, width=8, depth=1)  # tiny: fast
-    info = BundleInfo(
-        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
-        threshold=0.5, patch_size=64,
-    )  # fmt: skip
     return {
         "root": root,
         "radar": _write_stack(root / "radar", sim, None),
         "map": _write_stack(root / "map", sim, UTM),
-        "detector": save_bundle(root / "detector", build_segmentation_model(spec), info),
+        "detector": tiny_bundle(root / "detector"),  # tiny: fast
     }
 
 

@@ -14,6 +14,7 @@ from affine import Affine
 from typer.testing import CliRunner
 
 import fringenet.io.atomic as atomic_module
+from bundles import tiny_bundle
 from fringenet.cli import app
 from fringenet.errors import InputError, OutputError
 from fringenet.io.atomic import atomic_path
@@ -105,19 +106,7 @@ def test_a_default_inventory_is_part_of_the_run(tmp_path: Path) -> None:
 
 
 def _detector(path: Path) -> Path:
-    import torch
-
-    from fringenet.models.bundle import BundleInfo, save_bundle
-    from fringenet.models.segmentation import ModelSpec, build_segmentation_model
-
-    torch.manual_seed(0)
-    channels = ["cos_phase", "sin_phase"]
-    spec = ModelSpec(architecture="ddnet", in_channels=2, classes=1, width=4, depth=2)
-    info = BundleInfo(
-        model=spec, channels=channels, normalisation={c: {"mean": 0.0, "std": 1.0} for c in channels},
-        threshold=0.5, patch_size=32,
-    )  # fmt: skip
-    return save_bundle(path, build_segmentation_model(spec), info)
+    return tiny_bundle(path, width=4, depth=2, patch_size=32)
 
 
 @pytest.mark.usefixtures("one_torch_thread")

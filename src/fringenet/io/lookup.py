@@ -115,7 +115,7 @@ def _raster(path: Path) -> NDArray[np.float64]:
 
 def _isce_binary(path: Path, err: Exception) -> NDArray[np.float64]:
     """An ISCE float64/float32 image from its ``.xml`` when GDAL cannot open it."""
-    from fringenet.io.binary import check_size, isce_header, layout
+    from fringenet.io.binary import _block, check_size, isce_header, layout
 
     xml = path.with_name(path.name + ".xml")
     if not xml.is_file():
@@ -123,11 +123,9 @@ def _isce_binary(path: Path, err: Exception) -> NDArray[np.float64]:
     header = isce_header(xml)
     rows = check_size(path, header)
     offset, line, pixel = layout(header, rows)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
-    view: NDArray[Any] = np.ndarray(
-        (rows, header.width), dtype=np.dtype(header.dtype), buffer=mm, offset=offset, strides=(line, pixel)
+    return np.asarray(
+        _block(str(path), header.dtype, offset, line, pixel, 0, rows, header.width), dtype=np.float64
     )
-    return np.asarray(view, dtype=np.float64)
 
 
 def _from_lat_lon(lat_path: Path, lon_path: Path) -> RadarLookup:
@@ -175,7 +173,7 @@ def _from_gamma(table: Path, shape: tuple[int, int]) -> RadarLookup:
     """Invert a GAMMA lookup table (DEM grid -> radar coordinates) to degrees per radar pixel."""
     from scipy.interpolate import LinearNDInterpolator
 
-    from fringenet.io.binary import check_size, gamma_header, layout
+    from fringenet.io.binary import _block, check_size, gamma_header, layout
 
     par = _dem_par_beside(table)
     header = gamma_header(par, ">c8")
@@ -183,10 +181,7 @@ def _from_gamma(table: Path, shape: tuple[int, int]) -> RadarLookup:
         raise InputError(par, "is not a DEM par (no map grid)")
     rows = check_size(table, header)
     offset, line, pixel = layout(header, rows)
-    mm = np.memmap(table, dtype=np.uint8, mode="r")
-    values: NDArray[Any] = np.ndarray(
-        (rows, header.width), dtype=np.dtype(">c8"), buffer=mm, offset=offset, strides=(line, pixel)
-    )
+    values = _block(str(table), header.dtype, offset, line, pixel, 0, rows, header.width)
     radar_col = np.asarray(values.real, dtype=np.float64)
     radar_row = np.asarray(values.imag, dtype=np.float64)
     imaged = np.isfinite(radar_col) & np.isfinite(radar_row) & ((radar_col > 0) | (radar_row > 0))
@@ -299,9 +294,10 @@ def lonlat_grid(lookup: RadarLookup) -> tuple[Affine, tuple[int, int]]:
     for axis in (0, 1):  # ground distance (deg of latitude) between neighbouring radar pixels
         d = np.hypot(np.diff(lat, axis=axis), np.diff(lon, axis=axis) * cos)
         steps.append(float(np.nanmedian(d)))
-    dlat = min(s for s in steps if np.isfinite(s) and s > 0) if any(np.isfinite(steps)) else np.nan
-    if not np.isfinite(dlat) or dlat <= 0:
+    usable = [s for s in steps if np.isfinite(s) and s > 0]
+    if not usable:
         raise InputError(lookup.source, "gives no pixel spacing (constant latitude/longitude)")
+    dlat = min(usable)
     dlon = dlat / max(cos, 1e-6)
     west, east = float(np.nanmin(lon)), float(np.nanmax(lon))
     south, north = float(np.nanmin(lat)), float(np.nanmax(lat))

@@ -28,7 +28,7 @@ from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, is_stack
 from fringenet.pipeline.monitor import DetectConfig, _bundle, _client, _detect, _paths, open_input
 from fringenet.pipeline.radar import quiet_pixel_grids
-from fringenet.pipeline.run_folder import check_run_folder, clear_run_folder, previous_outputs
+from fringenet.pipeline.run_folder import RUN_FOLDERS, check_run_folder, clear_run_folder, previous_outputs
 
 SUMMARY = "summary.json"
 """The file at the top of a many-product call's folder that lists its products."""
@@ -137,24 +137,30 @@ def _previous_products(out: Path) -> list[Path]:
         return []
     try:
         listed = json.loads(summary.read_text()).get("products", [])
-        return [out / str(p["folder"]) for p in listed if "/" not in str(p["folder"])]
+        folders = [str(p["folder"]) for p in listed]
+        # only names this module makes (folder_name): never a path out of ``out``
+        return [out / f for f in folders if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", f)]
     except (ValueError, AttributeError, KeyError, TypeError) as err:
         raise InputError(
             summary, f"is not a fringenet summary ({err}); remove it or choose another folder"
         ) from err
 
 
+def _remove_run_files(folder: Path) -> int:
+    """Remove the files a detect run wrote in ``folder`` (only fringenet's names; sub-folders and the folder
+    itself go when left empty); returns how many files went."""
+    files = previous_outputs(folder) if folder.is_dir() else []
+    for path in files:
+        path.unlink(missing_ok=True)
+    for sub in (*(folder / name for name in RUN_FOLDERS), folder):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+    return len(files)
+
+
 def _remove_previous(out: Path, folders: Sequence[Path]) -> list[str]:
-    """Remove what an earlier call wrote in ``folders`` (only fringenet's files; a folder left empty goes)."""
-    removed = 0
-    for folder in folders:
-        files = previous_outputs(folder) if folder.is_dir() else []
-        for path in files:
-            path.unlink(missing_ok=True)
-        removed += len(files)
-        for sub in (folder / "masknet", folder / "targets", folder):
-            if sub.is_dir() and not any(sub.iterdir()):
-                sub.rmdir()
+    """Remove what an earlier call wrote in ``folders`` and its summary."""
+    removed = sum(_remove_run_files(folder) for folder in folders)
     (out / SUMMARY).unlink(missing_ok=True)
     return [f"overwrite: removed {removed} file(s) of the previous call's {len(folders)} product(s) in {out}"]
 
@@ -224,7 +230,8 @@ def run_detect_many(
 def _scan_product(
     product: Product, out: Path, config: DetectConfig, client: Any, progress: bool, previous: list[Path]
 ) -> ProductRun:
-    """One product's detect run in ``out/product.name``; a failure is recorded and its folder removed."""
+    """One product's detect run in ``out/product.name``; a failure is recorded and what it wrote removed (the
+    whole folder when this run made it)."""
     folder = out / product.name
     existed = folder.exists()
     t0 = time.perf_counter()
@@ -235,7 +242,9 @@ def _scan_product(
             product.dataset, product.source, folder, config, client, progress, notes, shared_client=True
         )
     except FringenetError as err:
-        if not existed:
+        if existed:
+            _remove_run_files(folder)  # no half of this run beside files that were there before
+        else:
             shutil.rmtree(folder, ignore_errors=True)
         return ProductRun(product.name, product.source, product.name, "failed", 0,
                           round(time.perf_counter() - t0, 2), list(dict.fromkeys(notes)), str(err))  # fmt: skip

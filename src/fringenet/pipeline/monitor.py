@@ -183,6 +183,8 @@ class RunResult:
     """Bundle folder of each model the run used, by role."""
     windows: dict[str, int] = field(default_factory=dict)
     """Window side (px) each scanning model used, by role (``masknet``, ``detector``)."""
+    geocoding: Any = None
+    """The :class:`~fringenet.io.lookup.RadarLookup` the run geocodes its targets with (``--lookup``), or None."""
 
 
 def open_input(
@@ -531,7 +533,7 @@ def _detect(
         out, command, input_path, config, models, notes, seconds, len(detections), crs=_crs(ds), windows=windows,
         complete=command == "detect",
     )  # fmt: skip
-    return RunResult(out, detections, notes, files, seconds, models, windows)
+    return RunResult(out, detections, notes, files, seconds, models, windows, lookup)
 
 
 def _target_means(
@@ -703,11 +705,10 @@ def run_monitor(
         if client is not None:
             client.close()
     detections = set_measurements(result.detections, measurements)
-    lookup = _lookup(ds, config, [])  # read once already (cached)
-    if lookup is not None:
+    if result.geocoding is not None:  # measured on the radar grid, stored on the map
         from fringenet.io.lookup import geocode_polygons
 
-        detections = geocode_polygons(detections, lookup)
+        detections = geocode_polygons(detections, result.geocoding)
     result.detections = detections
     from fringenet.detect.vectorise import write_detections
 

@@ -162,8 +162,7 @@ def run_timeseries(
     if geocoding is not None:
         from fringenet.io.lookup import write_geocoded
 
-        for name in ("los_velocity", "velocity_std"):
-            stem = "velocity" if name == "los_velocity" else name
+        for name, stem in (("los_velocity", "velocity"), ("velocity_std", "velocity_std")):
             values = np.asarray(series[name].values, dtype=np.float32)
             write_geocoded(values, geocoding, Path(out_dir) / f"{stem}_geo.tif")
     return output
