@@ -324,10 +324,10 @@ def default_methods(
         methods.append(detector_method(f"shipped detector + Mask Net `{_shown(masknet)}`", detector, masknet))
     if candidates_only:
         return methods
-    methods.append(detector_method("shipped detector", detector))
+    methods.append(detector_method("shipped detector (detect's default)", detector))
     methods.append(
         detector_method(
-            "shipped detector + Mask Net (detect's default)", detector, Path(shipped_bundle("masknet"))
+            "shipped detector + Mask Net (monitor's default)", detector, Path(shipped_bundle("masknet"))
         )
     )
     if OLD_DETECTOR.is_dir():

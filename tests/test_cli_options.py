@@ -75,14 +75,17 @@ def test_help_states_the_config_defaults() -> None:
     detect = _help("detect")
     for shown in (
         "masknet|otsu|none",
-        "[default: masknet]",
+        "[default: none]",
         "[default: 16]",
         "[default: auto]",
         "[default: 2]",
     ):
         assert shown in detect, shown
     monitor = _help("monitor")
-    for shown in ("snaphu|whirlwind|punet", "[default: snaphu]", "[default: 192]", "[default: deformation]"):
+    for shown in (
+        "snaphu|whirlwind|punet", "[default: snaphu]", "[default: 192]", "[default: deformation]",
+        "[default: masknet]",
+    ):  # fmt: skip
         assert shown in monitor, shown
     timeseries = _help("timeseries")
     assert (

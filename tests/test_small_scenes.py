@@ -52,7 +52,7 @@ def raster(path: Path) -> np.ndarray:
 def test_a_scene_smaller_than_the_windows_is_padded_for_the_detector_and_the_mask_net(tmp_path: Path) -> None:
     pair = write_pair(tmp_path / "20200101_20200113.geo.diff_pha.tif", 0)
     out = tmp_path / "run"
-    record, output = detect(pair, "--out", out, *FAST)
+    record, output = detect(pair, "--out", out, "--mask", "masknet", *FAST)
     from fringenet.models.bundle import read_bundle_info
     from fringenet.models.shipped import shipped_bundle
 
@@ -70,7 +70,7 @@ def test_a_scene_smaller_than_the_windows_is_padded_for_the_detector_and_the_mas
 def test_window_reaches_the_mask_net_as_well_as_the_detector(tmp_path: Path) -> None:
     pair = write_pair(tmp_path / "20200101_20200113.geo.diff_pha.tif", 1)
     out = tmp_path / "run"
-    record, output = detect(pair, "--out", out, "--window", 32, "--overlap", 8, *FAST)
+    record, output = detect(pair, "--out", out, "--window", 32, "--overlap", 8, "--mask", "masknet", *FAST)
     assert record["windows"] == {"masknet": 32, "detector": 32}
     assert "padded" not in output  # 32 px windows fit the 40 x 50 scene
     assert raster(out / "masknet" / "probability.tif").shape == SHAPE
@@ -89,7 +89,7 @@ def test_the_time_series_model_pads_a_small_stack_and_rounds_its_window_to_the_t
 
     record, output = detect(
         tmp_path / "stack", "--out", tmp_path / "run36", "--model", "temporal", "--window", 36, "--overlap", 8,
-        *FAST,
+        "--mask", "masknet", *FAST,
     )  # fmt: skip
     assert record["windows"] == {"masknet": 36, "detector": 40}
     assert "window 36 px rounded to 40 px, the nearest multiple of the model's 8 px tile" in output

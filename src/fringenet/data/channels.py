@@ -78,23 +78,22 @@ LOCAL_WINDOW = 5
 
 
 def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDOW) -> LocalFringes:
-    """:class:`LocalFringes` of a wrapped phase ``(H, W)`` (rad, NaN = missing)."""
+    """:class:`LocalFringes` of a wrapped phase ``(H, W)`` (rad, NaN = missing), in single precision."""
     from scipy.ndimage import uniform_filter
 
-    phase = np.asarray(wrapped_phase, dtype=np.float64)
+    phase = np.asarray(wrapped_phase)
     valid = np.isfinite(phase)
-    z = np.where(valid, np.exp(1j * np.where(valid, phase, 0.0)), 0)
-
-    weight = uniform_filter(valid.astype(np.float64), window, mode="constant")
-    mean = uniform_filter(z.real, window, mode="constant") + 1j * uniform_filter(
-        z.imag, window, mode="constant"
-    )
+    p = np.where(valid, phase, 0.0).astype(np.float32)
+    cos = np.where(valid, np.cos(p), np.float32(0))
+    sin = np.where(valid, np.sin(p), np.float32(0))
+    weight = uniform_filter(valid.astype(np.float32), window, mode="constant")
+    mean_cos = uniform_filter(cos, window, mode="constant")
+    mean_sin = uniform_filter(sin, window, mode="constant")
     # the fringe rate is the local ramp the pseudo-coherence removes: computed once for both
     coherence, rate_y, rate_x = coherence_and_fringe_frequency(phase, window=window)
     rate = np.hypot(rate_x, rate_y)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        angle = np.angle(mean)
-        ok = valid & (weight > 0.5 / window**2)
+    angle = np.arctan2(mean_sin, mean_cos)
+    ok = valid & (weight > 0.5 / window**2)
     nan = np.float64(np.nan)
     return LocalFringes(
         np.where(ok, np.cos(angle), nan), np.where(ok, np.sin(angle), nan), coherence, np.where(ok, rate, nan)

@@ -264,7 +264,7 @@ class _Writer:
         tiled = height >= TILE and width >= TILE
         profile: dict[str, Any] = {
             "driver": "GTiff", "height": height, "width": width, "count": 1, "crs": crs,
-            "transform": transform, "compress": "deflate", "tiled": tiled,
+            "transform": transform, "compress": "deflate", "zlevel": 1, "tiled": tiled,
             **({"blockxsize": TILE, "blockysize": TILE} if tiled else {}),
         }  # fmt: skip
         self.prob = rasterio.open(paths[0], "w", dtype="float32", nodata=np.nan, predictor=3, **profile)

@@ -44,30 +44,42 @@ def _layer(values: ArrayLike | None, shape: tuple[int, ...], name: str) -> Float
     return array
 
 
+def _label_sums(values: ArrayLike, lab: NDArray[np.int32], n: int) -> FloatArray:
+    """Sum of ``values`` (one per labelled pixel) in each component ``1..n``."""
+    return np.asarray(
+        np.bincount(lab, weights=np.asarray(values, dtype=float), minlength=n + 1)[1:], dtype=float
+    )
+
+
 def _nanmean_labels(
-    values: FloatArray | None, labels: NDArray[np.int32], index: NDArray[np.intp]
+    values: FloatArray | None, inside: NDArray[np.bool_], lab: NDArray[np.int32], n: int
 ) -> FloatArray:
-    """Mean of the finite ``values`` in each labelled component; NaN where none are finite."""
+    """Mean of the finite ``values`` in each component; NaN where none are finite.
+
+    Statistics read only the labelled pixels (``inside``; ``lab`` their labels): a scene has far more
+    pixels than detections.
+    """
     if values is None:
-        return np.full(index.size, np.nan)
-    finite = np.isfinite(values)
-    total = np.asarray(ndimage.sum_labels(np.where(finite, values, 0.0), labels, index), dtype=float)
-    count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
+        return np.full(n, np.nan)
+    v = values[inside]
+    finite = np.isfinite(v)
+    total, count = _label_sums(np.where(finite, v, 0.0), lab, n), _label_sums(finite, lab, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
 
 
 def _circular_mean_deg(
-    values: FloatArray | None, labels: NDArray[np.int32], index: NDArray[np.intp]
+    values: FloatArray | None, inside: NDArray[np.bool_], lab: NDArray[np.int32], n: int
 ) -> FloatArray:
     """Circular mean of angles in degrees (0-360) per component; NaN if none or if they cancel out."""
     if values is None:
-        return np.full(index.size, np.nan)
-    finite = np.isfinite(values)
-    radians = np.radians(np.where(finite, values, 0.0))
-    sin = np.asarray(ndimage.sum_labels(np.where(finite, np.sin(radians), 0.0), labels, index), dtype=float)
-    cos = np.asarray(ndimage.sum_labels(np.where(finite, np.cos(radians), 0.0), labels, index), dtype=float)
-    count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
+        return np.full(n, np.nan)
+    v = values[inside]
+    finite = np.isfinite(v)
+    radians = np.radians(np.where(finite, v, 0.0))
+    sin = _label_sums(np.where(finite, np.sin(radians), 0.0), lab, n)
+    cos = _label_sums(np.where(finite, np.cos(radians), 0.0), lab, n)
+    count = _label_sums(finite, lab, n)
     mean = np.degrees(np.arctan2(sin, cos)) % 360.0
     # A mean just below 0 wraps to 359.999...; report it as 0 so "north" reads as north.
     mean = np.where(np.isclose(mean, 360.0, rtol=0.0, atol=1e-9), 0.0, mean)
@@ -77,19 +89,22 @@ def _circular_mean_deg(
 
 
 def _pixel_area_m2(
-    labels: NDArray[np.int32], index: NDArray[np.intp], transform: Affine, crs: CRS
+    rows: NDArray[np.intp],
+    cols: NDArray[np.intp],
+    lab: NDArray[np.int32],
+    n: int,
+    transform: Affine,
+    crs: CRS,
 ) -> FloatArray:
     """Ground area (m²) of each component: pixel count times the pixel's area on the ground."""
     det = abs(transform.a * transform.e - transform.b * transform.d)
     if crs.is_geographic:
         # Degrees to metres as in fringenet.io.schema.pixel_size_m, but with each pixel's own latitude.
-        rows, cols = np.indices(labels.shape, dtype=float)
         lat = transform.d * (cols + 0.5) + transform.e * (rows + 0.5) + transform.f
         weight = EARTH_METRES_PER_DEGREE**2 * np.cos(np.radians(lat))
-        return det * np.asarray(ndimage.sum_labels(weight, labels, index), dtype=float)
+        return det * _label_sums(weight, lab, n)
     unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    count = np.asarray(ndimage.sum_labels(np.ones(labels.shape), labels, index), dtype=float)
-    return count * det * unit**2
+    return _label_sums(np.ones(lab.size), lab, n) * det * unit**2
 
 
 def _polygons(labels: NDArray[np.int32], n: int, transform: Affine) -> list[Any]:
@@ -184,17 +199,21 @@ def vectorise_detections(
         return empty
     index = np.arange(1, n + 1)
 
-    score_mean = _nanmean_labels(prob, labels, index)
+    inside = labels > 0
+    rows, cols = np.nonzero(inside)  # row-major, the order of labels[inside]
+    lab = labels[inside]
+    score_mean = _nanmean_labels(prob, inside, lab, n)
     finite = np.isfinite(prob)
-    score_max = np.asarray(ndimage.maximum(np.where(finite, prob, -np.inf), labels, index), dtype=float)
+    # ndimage.maximum sorts what it is given: only the labelled pixels, not the scene
+    score_max = np.asarray(ndimage.maximum(np.where(finite, prob, -np.inf)[inside], lab, index), dtype=float)
     score_max[~np.isfinite(score_max)] = np.nan
 
     # Mean pixel centre (col + 0.5, row + 0.5) mapped through the affine transform.
-    centre = np.asarray(ndimage.center_of_mass(kept, labels, index), dtype=float).reshape(n, 2)
-    col, row = centre[:, 1] + 0.5, centre[:, 0] + 0.5
+    count = _label_sums(np.ones(lab.size), lab, n)
+    col = _label_sums(cols, lab, n) / count + 0.5
+    row = _label_sums(rows, lab, n) / count + 0.5
     x = transform.a * col + transform.b * row + transform.c
     y = transform.d * col + transform.e * row + transform.f
-    count = np.asarray(ndimage.sum_labels(np.ones(shape), labels, index), dtype=float)
     if layer_crs is None:  # radar geometry: no position on the Earth, areas only from a given spacing
         lon = lat = np.full(n, np.nan)
         spacing = pixel_spacing_m
@@ -202,7 +221,7 @@ def vectorise_detections(
     else:
         to_wgs84 = Transformer.from_crs(layer_crs, CRS.from_epsg(4326), always_xy=True)
         lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
-        area = _pixel_area_m2(labels, index, transform, layer_crs)
+        area = _pixel_area_m2(rows, cols, lab, n, transform, layer_crs)
 
     geometry = gpd.GeoSeries(_polygons(labels, n, transform), crs=layer_crs)
     bounds = geometry.bounds
@@ -217,9 +236,9 @@ def vectorise_detections(
         "ymin": bounds["miny"].to_numpy(),
         "xmax": bounds["maxx"].to_numpy(),
         "ymax": bounds["maxy"].to_numpy(),
-        "elevation_m": _nanmean_labels(dem_a, labels, index),
-        "slope_deg": _nanmean_labels(slope_a, labels, index),
-        "aspect_deg": _circular_mean_deg(aspect_a, labels, index),
+        "elevation_m": _nanmean_labels(dem_a, inside, lab, n),
+        "slope_deg": _nanmean_labels(slope_a, inside, lab, n),
+        "aspect_deg": _circular_mean_deg(aspect_a, inside, lab, n),
         "target_type": [target_type] * n,
         "detector": [detector] * n,
         "first_seen": [date] * n,

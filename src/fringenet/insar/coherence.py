@@ -106,45 +106,76 @@ def coherence_and_fringe_frequency(
     wrapped_phase: ArrayLike, window: int | tuple[int, int] = 5, *, remove_ramp: bool = True
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """:func:`coherence_from_phase` and the local fringe frequency it removed: ``(coherence, f_y, f_x)``,
-    the frequencies in rad/pixel along rows and columns (0 without ``remove_ramp``)."""
-    phase = np.asarray(wrapped_phase, dtype=np.float64)
+    the frequencies in rad/pixel along rows and columns (0 without ``remove_ramp``).
+
+    Computed in single precision (complex64): the estimate's own scatter is far above float32 rounding.
+    """
+    phase = np.asarray(wrapped_phase)
     if phase.ndim != 2:
         raise InputError("coherence_from_phase", f"expected a 2-D phase image (got shape {phase.shape})")
     wy, wx = _window(window, "coherence_from_phase")
     valid = np.isfinite(phase)
-    z = np.where(valid, np.exp(1j * np.where(valid, phase, 0.0)), 0)
+    z = _unit_phasors(phase, valid)
     ny, nx = phase.shape
-    fy = np.zeros_like(phase)
-    fx = np.zeros_like(phase)
+    hy, hx = wy // 2, wx // 2
+    fy = np.zeros(phase.shape, np.float32)
+    fx = np.zeros(phase.shape, np.float32)
+    # the ramp's phasor exp(-i f) per axis (1 without ramp removal); its powers give every offset
+    step_y = np.ones(phase.shape, np.complex64)
+    step_x = np.ones(phase.shape, np.complex64)
     if remove_ramp:
         # local fringe frequency (rad/pixel) = angle of the window-summed complex first differences
         dx = np.zeros_like(z)
-        dx[:, :-1] = z[:, 1:] * np.conj(z[:, :-1])
+        np.multiply(z[:, 1:], np.conj(z[:, :-1]), out=dx[:, :-1])
         dy = np.zeros_like(z)
-        dy[:-1, :] = z[1:, :] * np.conj(z[:-1, :])
-        for d, out in ((dx, fx), (dy, fy)):
-            mean = uniform_filter(d.real, (wy, wx), mode="constant") + 1j * uniform_filter(
-                d.imag, (wy, wx), mode="constant"
-            )
-            out[:] = np.angle(mean)
-    hy, hx = wy // 2, wx // 2
+        np.multiply(z[1:, :], np.conj(z[:-1, :]), out=dy[:-1, :])
+        for d, freq, step in ((dx, fx, step_x), (dy, fy, step_y)):
+            mean = _box_sum(d, (wy, wx))
+            size = np.abs(mean)
+            freq[:] = np.where(size > 0, np.angle(mean), 0.0)
+            # exp(-i angle(mean)) = conj(mean) / |mean|: no trigonometry; 1 where the window has no pair
+            np.divide(np.conj(mean), size, out=step, where=size > 0)
     zp = np.pad(z, ((hy, wy - 1 - hy), (hx, wx - 1 - hx)))
     total = np.zeros_like(z)
     row = np.empty_like(z)
-    # the ramp's phasor at each offset, as powers of exp(-i f) (one exp per axis, not per offset)
-    ramp_y = [np.exp(-1j * fy * (oy - hy)) for oy in range(wy)]
-    ramp_x = [np.exp(-1j * fx * (ox - hx)) for ox in range(wx)]
+    ramp_y, ramp_x = _powers(step_y, wy), _powers(step_x, wx)
     # the phasor factorises by axis: sum_oy ramp_y * (sum_ox ramp_x * z), one full-array pass per offset
     # (memory O(pixels), vectorised) with one complex product each instead of two
     for oy in range(wy):
         np.multiply(zp[oy : oy + ny, 0:nx], ramp_x[0], out=row)
         for ox in range(1, wx):
             row += zp[oy : oy + ny, ox : ox + nx] * ramp_x[ox]
-        total += row * ramp_y[oy]
-    count = uniform_filter(valid.astype(np.float64), (wy, wx), mode="constant") * (wy * wx)
-    count = np.rint(count)  # whole pixels (the filter sums in floating point)
+        row *= ramp_y[oy]
+        total += row
+    count = np.rint(uniform_filter(valid.astype(np.float32), (wy, wx), mode="constant") * (wy * wx))
     with np.errstate(invalid="ignore", divide="ignore"):
-        coh = np.abs(total) / count
-    coh = np.clip(coh, 0.0, 1.0)
+        coh = np.abs(total) / count  # whole pixels (the filter sums in floating point)
+    coh = np.clip(coh, 0.0, 1.0).astype(np.float64)
     coh[~valid] = np.nan
-    return coh, fy, fx
+    return coh, fy.astype(np.float64), fx.astype(np.float64)
+
+
+def _unit_phasors(phase: NDArray[np.floating], valid: NDArray[np.bool_]) -> NDArray[np.complex64]:
+    """``exp(i phase)`` as complex64, 0 where the phase is not finite."""
+    p = np.where(valid, phase, 0.0).astype(np.float32)
+    z = np.empty(p.shape, np.complex64)
+    z.real, z.imag = np.cos(p), np.sin(p)
+    z[~valid] = 0
+    return z
+
+
+def _box_sum(values: NDArray[np.complex64], size: tuple[int, int]) -> NDArray[np.complex64]:
+    """Boxcar mean of a complex64 image (zero outside it), in single precision."""
+    out = np.empty_like(values)
+    out.real = uniform_filter(values.real, size, mode="constant")
+    out.imag = uniform_filter(values.imag, size, mode="constant")
+    return out
+
+
+def _powers(step: NDArray[np.complex64], window: int) -> list[NDArray[np.complex64]]:
+    """``step ** (o - window // 2)`` for each offset ``o`` of the window (unit phasors: conj inverts)."""
+    half = window // 2
+    positive = [np.ones_like(step)]
+    for _ in range(max(half, window - 1 - half)):
+        positive.append(positive[-1] * step)
+    return [positive[o - half] if o >= half else np.conj(positive[half - o]) for o in range(window)]

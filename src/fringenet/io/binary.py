@@ -36,8 +36,6 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import dask
-import dask.array as darray
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -392,6 +390,9 @@ def _block(
 
 def _lazy(path: Path, header: BinaryHeader, rows: int) -> Any:
     """The band as a Dask array of blocks of rows (picklable: each task opens the file itself)."""
+    import dask  # here, not at import: reading a GeoTIFF needs no dask.array (0.5 s)
+    import dask.array as darray
+
     offset, line, pixel = layout(header, rows)
     dt = np.dtype(header.dtype)
     step = max(1, min(rows, _BLOCK_BYTES // max(1, line)))
@@ -629,6 +630,8 @@ def read_binary(
             notes.append(f"{path.name}: complex values read as their phase (rad) for {name}")
     data = data.astype(np.float32)
     if nodata is not None:
+        import dask.array as darray
+
         data = darray.where(data == np.float32(nodata), np.float32(np.nan), data)
     if header.fmt == "plain float32 + par" and kind == "unw" and variable is None:
         name = "los_displacement"
@@ -666,6 +669,9 @@ def read_binary(
     if dates is not None and spec.per_pair:
         ds = ds.assign_coords(reference_date=as_ns(dates[0]), secondary_date=as_ns(dates[1]))
     if check_data:
+        import dask
+        import dask.array as darray
+
         empty, zeros = dask.compute(darray.isnan(data).all(), (data == 0).mean())
         if bool(empty):
             raise InputError(path, "raster holds no valid pixels (all no-data/NaN)")

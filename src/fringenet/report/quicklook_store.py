@@ -47,13 +47,16 @@ def block_mean(array: ArrayLike, factor: int) -> NDArray[np.float64]:
         return a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
     h, w = a.shape
     hb, wb = math.ceil(h / factor), math.ceil(w / factor)
-    dtype = np.complex128 if np.iscomplexobj(a) else np.float64
+    # single precision: a picture of the scene, and half the memory traffic of a large one
+    dtype = np.complex64 if np.iscomplexobj(a) else np.float32
     padded = np.full((hb * factor, wb * factor), np.nan, dtype=dtype)
     padded[:h, :w] = a
-    blocks = padded.reshape(hb, factor, wb, factor)
-    finite = np.isfinite(blocks)
-    count = finite.sum(axis=(1, 3))
-    total = np.where(finite, blocks, 0).sum(axis=(1, 3))
+    finite = np.isfinite(padded)
+    padded[~finite] = 0
+    count = finite.reshape(hb, factor, wb, factor).sum(axis=(1, 3))
+    total = padded.reshape(hb, factor, wb, factor).sum(
+        axis=(1, 3), dtype=np.complex128 if dtype == np.complex64 else np.float64
+    )
     # count == 0 only for all-NaN blocks; divide safely and mark them NaN
     out = total / np.maximum(count, 1)
     out[count == 0] = np.nan
@@ -61,8 +64,10 @@ def block_mean(array: ArrayLike, factor: int) -> NDArray[np.float64]:
 
 
 def _phase_block_mean(phase: ArrayLike, factor: int) -> NDArray[np.float64]:
-    z = block_mean(np.exp(1j * np.asarray(phase, dtype=np.float64)), factor)
-    return np.angle(z).astype(np.float64)
+    p = np.asarray(phase, dtype=np.float32)
+    z = np.empty(p.shape, np.complex64)
+    z.real, z.imag = np.cos(p), np.sin(p)  # NaN phase gives a NaN phasor, ignored by the mean
+    return np.angle(block_mean(z, factor)).astype(np.float64)
 
 
 def make_quicklook(
