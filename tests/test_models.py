@@ -172,3 +172,18 @@ def test_decoder_width_sets_the_unet_decoder_and_survives_a_bundle(tmp_path: Pat
 def test_decoder_width_is_refused_where_it_means_nothing() -> None:
     with pytest.raises(ValidationError, match="decoder_width applies to"):
         ModelSpec(architecture="segformer", encoder="mit_b0", decoder_width=8)
+
+
+def test_prediction_runs_channels_last_with_the_same_answer() -> None:
+    import copy
+
+    torch.manual_seed(0)
+    model = build_segmentation_model(ModelSpec(architecture="unet", encoder="mit_b0", in_channels=3)).eval()
+    reference = copy.deepcopy(model)
+    images = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    probs = predict_probabilities(model, images)
+    conv = next(p for p in model.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = torch.sigmoid(reference(torch.from_numpy(images)))[:, 0].numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)

@@ -120,7 +120,7 @@ def coherence_and_fringe_frequency(
     hy, hx = wy // 2, wx // 2
     fy = np.zeros(phase.shape, np.float32)
     fx = np.zeros(phase.shape, np.float32)
-    # the ramp's phasor exp(-i f) per axis (1 without ramp removal); its powers give every offset
+    # the ramp's phasor exp(-i f) per axis (1 without ramp removal)
     step_y = np.ones(phase.shape, np.complex64)
     step_x = np.ones(phase.shape, np.complex64)
     if remove_ramp:
@@ -136,16 +136,17 @@ def coherence_and_fringe_frequency(
             # exp(-i angle(mean)) = conj(mean) / |mean|: no trigonometry; 1 where the window has no pair
             np.divide(np.conj(mean), size, out=step, where=size > 0)
     zp = np.pad(z, ((hy, wy - 1 - hy), (hx, wx - 1 - hx)))
+    # |sum_o z(p + o) exp(-i f(p) o)| over the window's offsets o: a polynomial in the per-pixel phasors
+    # step_x, step_y, evaluated by Horner's rule (in place, no powers); the offsets are counted from the
+    # window's corner, not its centre, which turns the sum by a unit phasor and leaves its modulus alone
     total = np.zeros_like(z)
     row = np.empty_like(z)
-    ramp_y, ramp_x = _powers(step_y, wy), _powers(step_x, wx)
-    # the phasor factorises by axis: sum_oy ramp_y * (sum_ox ramp_x * z), one full-array pass per offset
-    # (memory O(pixels), vectorised) with one complex product each instead of two
-    for oy in range(wy):
-        np.multiply(zp[oy : oy + ny, 0:nx], ramp_x[0], out=row)
-        for ox in range(1, wx):
-            row += zp[oy : oy + ny, ox : ox + nx] * ramp_x[ox]
-        row *= ramp_y[oy]
+    for oy in range(wy - 1, -1, -1):
+        row[:] = zp[oy : oy + ny, wx - 1 : wx - 1 + nx]
+        for ox in range(wx - 2, -1, -1):
+            row *= step_x
+            row += zp[oy : oy + ny, ox : ox + nx]
+        total *= step_y
         total += row
     count = np.rint(uniform_filter(valid.astype(np.float32), (wy, wx), mode="constant") * (wy * wx))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -170,12 +171,3 @@ def _box_sum(values: NDArray[np.complex64], size: tuple[int, int]) -> NDArray[np
     out.real = uniform_filter(values.real, size, mode="constant")
     out.imag = uniform_filter(values.imag, size, mode="constant")
     return out
-
-
-def _powers(step: NDArray[np.complex64], window: int) -> list[NDArray[np.complex64]]:
-    """``step ** (o - window // 2)`` for each offset ``o`` of the window (unit phasors: conj inverts)."""
-    half = window // 2
-    positive = [np.ones_like(step)]
-    for _ in range(max(half, window - 1 - half)):
-        positive.append(positive[-1] * step)
-    return [positive[o - half] if o >= half else np.conj(positive[half - o]) for o in range(window)]
