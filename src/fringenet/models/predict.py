@@ -39,7 +39,7 @@ def to_channels_last(model: nn.Module) -> bool:
     if not weights:
         return False
     if not weights[0].is_contiguous(memory_format=torch.channels_last):
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return True
 
 
