@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from fringenet.conventions import phase_to_displacement, wrap
 from fringenet.errors import InputError
-from fringenet.insar.coherence import coherence_and_fringe_frequency, coherence_from_phase
+from fringenet.insar.coherence import box_mean_complex64, coherence_from_phase, phasor_coherence, unit_phasors
 from fringenet.insar.gradients import StackedGradient, phase_gradient_stack
 from fringenet.simulate.terrain import local_incidence, slope_aspect
 
@@ -81,18 +81,13 @@ def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDO
     """:class:`LocalFringes` of a wrapped phase ``(H, W)`` (rad, NaN = missing), in single precision."""
     from scipy.ndimage import uniform_filter
 
-    phase = np.asarray(wrapped_phase)
-    valid = np.isfinite(phase)
-    p = np.where(valid, phase, 0.0).astype(np.float32)
-    cos = np.where(valid, np.cos(p), np.float32(0))
-    sin = np.where(valid, np.sin(p), np.float32(0))
+    z, valid = unit_phasors(np.asarray(wrapped_phase))
+    mean = box_mean_complex64(z, window)
     weight = uniform_filter(valid.astype(np.float32), window, mode="constant")
-    mean_cos = uniform_filter(cos, window, mode="constant")
-    mean_sin = uniform_filter(sin, window, mode="constant")
     # the fringe rate is the local ramp the pseudo-coherence removes: computed once for both
-    coherence, rate_y, rate_x = coherence_and_fringe_frequency(phase, window=window)
+    coherence, rate_y, rate_x = phasor_coherence(z, valid, window=window)
     rate = np.hypot(rate_x, rate_y)
-    angle = np.arctan2(mean_sin, mean_cos)
+    angle = np.angle(mean)
     ok = valid & (weight > 0.5 / window**2)
     nan = np.float64(np.nan)
     return LocalFringes(

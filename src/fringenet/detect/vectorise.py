@@ -89,6 +89,7 @@ def _circular_mean_deg(
 
 
 def _pixel_area_m2(
+    count: FloatArray,
     rows: NDArray[np.intp],
     cols: NDArray[np.intp],
     lab: NDArray[np.int32],
@@ -96,7 +97,7 @@ def _pixel_area_m2(
     transform: Affine,
     crs: CRS,
 ) -> FloatArray:
-    """Ground area (m²) of each component: pixel count times the pixel's area on the ground."""
+    """Ground area (m²) of each component: its pixel ``count`` times the pixel's area on the ground."""
     det = abs(transform.a * transform.e - transform.b * transform.d)
     if crs.is_geographic:
         # Degrees to metres as in fringenet.io.schema.pixel_size_m, but with each pixel's own latitude.
@@ -104,7 +105,7 @@ def _pixel_area_m2(
         weight = EARTH_METRES_PER_DEGREE**2 * np.cos(np.radians(lat))
         return det * _label_sums(weight, lab, n)
     unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return _label_sums(np.ones(lab.size), lab, n) * det * unit**2
+    return count * det * unit**2
 
 
 def _polygons(labels: NDArray[np.int32], n: int, transform: Affine) -> list[Any]:
@@ -221,7 +222,7 @@ def vectorise_detections(
     else:
         to_wgs84 = Transformer.from_crs(layer_crs, CRS.from_epsg(4326), always_xy=True)
         lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
-        area = _pixel_area_m2(rows, cols, lab, n, transform, layer_crs)
+        area = _pixel_area_m2(count, rows, cols, lab, n, transform, layer_crs)
 
     geometry = gpd.GeoSeries(_polygons(labels, n, transform), crs=layer_crs)
     bounds = geometry.bounds

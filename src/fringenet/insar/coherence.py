@@ -113,16 +113,24 @@ def coherence_and_fringe_frequency(
     phase = np.asarray(wrapped_phase)
     if phase.ndim != 2:
         raise InputError("coherence_from_phase", f"expected a 2-D phase image (got shape {phase.shape})")
+    _window(window, "coherence_from_phase")  # a bad window fails before any work
+    return phasor_coherence(*unit_phasors(phase), window, remove_ramp=remove_ramp)
+
+
+def phasor_coherence(
+    z: NDArray[np.complex64], valid: NDArray[np.bool_], window: int | tuple[int, int] = 5, *,
+    remove_ramp: bool = True,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:  # fmt: skip
+    """:func:`coherence_and_fringe_frequency` of the unit phasors :func:`unit_phasors` made (for callers that
+    need the phasors as well, so they are made once)."""
     wy, wx = _window(window, "coherence_from_phase")
-    valid = np.isfinite(phase)
-    z = _unit_phasors(phase, valid)
-    ny, nx = phase.shape
+    ny, nx = z.shape
     hy, hx = wy // 2, wx // 2
-    fy = np.zeros(phase.shape, np.float32)
-    fx = np.zeros(phase.shape, np.float32)
+    fy = np.zeros(z.shape, np.float32)
+    fx = np.zeros(z.shape, np.float32)
     # the ramp's phasor exp(-i f) per axis (1 without ramp removal)
-    step_y = np.ones(phase.shape, np.complex64)
-    step_x = np.ones(phase.shape, np.complex64)
+    step_y = np.ones(z.shape, np.complex64)
+    step_x = np.ones(z.shape, np.complex64)
     if remove_ramp:
         # local fringe frequency (rad/pixel) = angle of the window-summed complex first differences
         dx = np.zeros_like(z)
@@ -130,7 +138,7 @@ def coherence_and_fringe_frequency(
         dy = np.zeros_like(z)
         np.multiply(z[1:, :], np.conj(z[:-1, :]), out=dy[:-1, :])
         for d, freq, step in ((dx, fx, step_x), (dy, fy, step_y)):
-            mean = _box_sum(d, (wy, wx))
+            mean = box_mean_complex64(d, (wy, wx))
             size = np.abs(mean)
             freq[:] = np.where(size > 0, np.angle(mean), 0.0)
             # exp(-i angle(mean)) = conj(mean) / |mean|: no trigonometry; 1 where the window has no pair
@@ -156,17 +164,18 @@ def coherence_and_fringe_frequency(
     return coh, fy.astype(np.float64), fx.astype(np.float64)
 
 
-def _unit_phasors(phase: NDArray[np.floating], valid: NDArray[np.bool_]) -> NDArray[np.complex64]:
-    """``exp(i phase)`` as complex64, 0 where the phase is not finite."""
+def unit_phasors(phase: NDArray[np.floating]) -> tuple[NDArray[np.complex64], NDArray[np.bool_]]:
+    """``exp(i phase)`` as complex64 (0 where the phase is not finite) and where it is finite."""
+    valid = np.isfinite(phase)
     p = np.where(valid, phase, 0.0).astype(np.float32)
     z = np.empty(p.shape, np.complex64)
     z.real, z.imag = np.cos(p), np.sin(p)
     z[~valid] = 0
-    return z
+    return z, valid
 
 
-def _box_sum(values: NDArray[np.complex64], size: tuple[int, int]) -> NDArray[np.complex64]:
-    """Boxcar mean of a complex64 image (zero outside it), in single precision."""
+def box_mean_complex64(values: NDArray[np.complex64], size: int | tuple[int, int]) -> NDArray[np.complex64]:
+    """Boxcar mean of a complex64 image over ``size`` px (zero outside the image), in single precision."""
     out = np.empty_like(values)
     out.real = uniform_filter(values.real, size, mode="constant")
     out.imag = uniform_filter(values.imag, size, mode="constant")

@@ -35,10 +35,10 @@ def to_channels_last(model: nn.Module) -> bool:
     oneDNN's convolutions run 1.5-1.8x faster so on CPU (bf16 and float32), as do cuDNN's under autocast; the
     arithmetic is the same. A network without 4-D weights is left as it is.
     """
-    weights = [p for p in model.parameters() if p.dim() == 4]
-    if not weights:
+    first = next((p for p in model.parameters() if p.dim() == 4), None)
+    if first is None:
         return False
-    if not weights[0].is_contiguous(memory_format=torch.channels_last):
+    if not first.is_contiguous(memory_format=torch.channels_last):
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return True
 
