@@ -7,9 +7,15 @@ The same scenes are drawn at every velocity (only the motion scales), with 0 m/y
 
 Detectors, each as a user runs it:
 - the classical phase-gradient stacking + Otsu (``fringenet.evaluate.baselines.stacked_gradient_otsu``,
-  coherence-weighted), and
-- the shipped time-series model (``fringenet detect`` on the stack with ``--model temporal``, no mask) or
-  any bundle given with ``--model``.
+  coherence-weighted),
+- the classical stacked rate anomaly (``fringenet.evaluate.baselines.stacked_rate_anomaly``: the rate from
+  stacked gradients against its local background, seed threshold calibrated on fringenet's own motionless
+  stacks by ``benchmarks/calibrate_slow_motion.py``),
+- ``fringenet detect`` on the stack (no mask, slow-motion stage off) with the shipped time-series model
+  (``temporal``) and with the shipped detector (``detector``: the mean of its per-pair probabilities), or any
+  bundles given with ``--models``, and
+- ``fringenet detect`` with its defaults: the shipped detector, whose regions the slow-motion stage (the
+  stacked rate anomaly) joins.
 
 Scores, with the generalisation benchmark's rules: a moving stack is detected when >= 20 % of its label is
 flagged; a stack without motion is a false alarm when > 1 % of its pixels are flagged. The minimum detectable
@@ -49,8 +55,17 @@ def classical_mask(stack: stacks.Stack) -> np.ndarray:
     return np.asarray(stacked_gradient_otsu(stack.wrapped_phase, stack.coherence), dtype=bool)
 
 
-def model_mask(stack: stacks.Stack, model: str, folder: Path) -> np.ndarray:
-    """``fringenet detect`` with ``model`` on the stack (as an in-memory dataset, no mask)."""
+def significance_mask(stack: stacks.Stack) -> np.ndarray:
+    from fringenet.evaluate.baselines import stacked_rate_anomaly
+
+    spans = np.array([(stack.dates[j] - stack.dates[i]).days for i, j in stack.pairs]) / stacks.DAYS_PER_YEAR
+    detection = stacked_rate_anomaly(stack.wrapped_phase, spans, stack.coherence, pixel_m=stack.pixel_m)
+    return detection.mask
+
+
+def model_mask(stack: stacks.Stack, model: str | None, folder: Path, slow_motion: str = "off") -> np.ndarray:
+    """``fringenet detect`` with ``model`` (None: the default) on the stack (as an in-memory dataset, no mask);
+    the slow-motion stage off unless asked for, so that a model row scores the model alone."""
     from fringenet.io.schema import make_dataset
     from fringenet.pipeline.monitor import DetectConfig, run_detect
 
@@ -61,7 +76,7 @@ def model_mask(stack: stacks.Stack, model: str, folder: Path) -> np.ndarray:
         transform=transform, crs="EPSG:32632", reference_dates=stack.reference_dates,
         secondary_dates=stack.secondary_dates, wavelength_m=stacks.WAVELENGTH_M,
     )  # fmt: skip
-    config = DetectConfig(model=model, mask="none", scheduler="inline")
+    config = DetectConfig(model=model, mask="none", scheduler="inline", slow_motion=slow_motion)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = run_detect(ds, folder, config, overwrite=True)
@@ -101,11 +116,18 @@ def main() -> None:
     parser.add_argument("--velocities", type=float, nargs="+",
                         default=[0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16], help="peak |LOS velocity| (m/yr)")  # fmt: skip
     parser.add_argument("--size", type=int, default=96, help="scene side (px)")
-    parser.add_argument("--model", default="temporal", help="time-series bundle or shipped name ('' to skip)")
+    parser.add_argument("--models", nargs="*", default=["temporal", "detector"],
+                        help="bundles or shipped names to run with `fringenet detect` (none: classical only)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("benchmarks/output/slow_motion"))
     args = parser.parse_args()
 
-    methods = ["phase-gradient stacking + Otsu"] + ([f"model {args.model}"] if args.model else [])
+    classical = {
+        "phase-gradient stacking + Otsu": classical_mask,
+        "stacked rate anomaly (calibrated)": significance_mask,
+    }
+    models = {f"model {name}": name for name in args.models}
+    default = "fringenet detect, defaults (detector + slow-motion stage)"
+    methods = [*classical, *models, default]
     results: dict[str, dict[int, dict[float, dict[str, float]]]] = {m: {} for m in methods}
     seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
     n_pairs: dict[int, int] = {}
@@ -120,13 +142,17 @@ def main() -> None:
                     stack = stacks.make_stack(args.seed, index, n_dates, velocity, size=args.size)
                     n_pairs[n_dates] = len(stack.pairs)
                     labels.append(stack.label)
-                    t0 = time.perf_counter()
-                    masks[methods[0]].append(classical_mask(stack))
-                    seconds[methods[0]] += time.perf_counter() - t0
-                    if args.model:
+                    for method, detector in classical.items():
                         t0 = time.perf_counter()
-                        masks[methods[1]].append(model_mask(stack, args.model, Path(tmp) / "run"))
-                        seconds[methods[1]] += time.perf_counter() - t0
+                        masks[method].append(detector(stack))
+                        seconds[method] += time.perf_counter() - t0
+                    for method, model in models.items():
+                        t0 = time.perf_counter()
+                        masks[method].append(model_mask(stack, model, Path(tmp) / "run"))
+                        seconds[method] += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    masks[default].append(model_mask(stack, None, Path(tmp) / "run", slow_motion="auto"))
+                    seconds[default] += time.perf_counter() - t0
                 for method in methods:
                     results[method][n_dates][velocity] = score_cell(masks[method], labels)
                 print(n_dates, velocity, {m: results[m][n_dates][velocity] for m in methods}, flush=True)

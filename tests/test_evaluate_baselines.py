@@ -124,3 +124,63 @@ def test_stacked_gradient_otsu_flags_a_steady_bowl_not_the_noise() -> None:
     assert flagged[np.hypot(yy - 32, xx - 32) > 24].mean() < 0.05
     assert not flagged[:, :4].any()
     assert not stacked_gradient_otsu(np.zeros((3, 16, 16))).any()  # constant score: nothing flagged
+
+
+def _slow_stack(rate_peak: float, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """30 pairs of 12-36 days, a Gaussian bowl of ``rate_peak`` rad/yr (a tenth of a fringe per pair at
+    10 rad/yr), per-date smooth atmosphere and phase noise; returns (wrapped, spans in yr, bowl pattern)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:80, :80]
+    pattern = np.exp(-((yy - 40) ** 2 + (xx - 40) ** 2) / (2 * 5.0**2))
+    dates = np.arange(13) * 12 / 365.25
+    atmosphere = np.array([ndimage_smooth(rng.normal(0, 1.0, (80, 80))) for _ in dates])
+    pairs = [(i, j) for i in range(13) for j in range(i + 1, min(13, i + 4))]
+    spans = np.array([dates[j] - dates[i] for i, j in pairs])
+    phase = np.array(
+        [rate_peak * pattern * (dates[j] - dates[i]) + atmosphere[j] - atmosphere[i] for i, j in pairs]
+    )
+    phase += rng.normal(0, 0.5, phase.shape)
+    return np.angle(np.exp(1j * phase)), spans, pattern
+
+
+def ndimage_smooth(noise: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(noise, 12) * 12  # long-wavelength delay of about a radian
+
+
+def test_stacked_rate_anomaly_finds_slow_steady_motion_and_flags_nothing_without_it() -> None:
+    from fringenet.evaluate.baselines import stacked_rate_anomaly
+
+    # 15 rad/yr = 0.08 fringe per 12-day pair, 0.5 rad: invisible in one pair, under noise of 0.5 rad
+    wrapped, spans, pattern = _slow_stack(15.0)
+    moving = stacked_rate_anomaly(wrapped, spans)
+    core = pattern > 0.5
+    assert moving.mask[core].mean() > 0.8
+    assert moving.mask[pattern < 0.01].mean() < 0.01
+    assert moving.rate_anomaly[40, 40] > 0.5 * 15.0  # rad/yr, the bowl's sign
+    still, _, _ = _slow_stack(0.0)
+    quiet = stacked_rate_anomaly(still, spans)
+    assert quiet.mask.mean() < 0.01
+    # the same seed gives the same bytes; an unusable strip is never flagged
+    usable = np.ones(pattern.shape, dtype=bool)
+    usable[:, 36:44] = False
+    again = stacked_rate_anomaly(wrapped, spans, usable=usable)
+    assert not again.mask[~usable].any() and again.mask[core & usable].mean() > 0.8
+    assert np.array_equal(stacked_rate_anomaly(wrapped, spans).z, moving.z)
+
+
+def test_stacked_rate_anomaly_rejects_bad_input() -> None:
+    from fringenet.evaluate.baselines import stacked_rate_anomaly
+
+    wrapped, spans, _ = _slow_stack(0.0)
+    with pytest.raises(InputError, match="spans_years"):
+        stacked_rate_anomaly(wrapped, spans[:-1])
+    with pytest.raises(InputError, match="spans_years"):
+        stacked_rate_anomaly(wrapped, np.zeros_like(spans))
+    with pytest.raises(InputError, match="usable"):
+        stacked_rate_anomaly(wrapped, spans, usable=np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="pixel_m"):
+        stacked_rate_anomaly(wrapped, spans, pixel_m=0.0)
+    # a stack of NaN flags nothing rather than failing deep inside
+    assert not stacked_rate_anomaly(np.full(wrapped.shape, np.nan), spans).mask.any()

@@ -84,3 +84,21 @@ def test_phase_gradient_stack_highlights_steady_bowl() -> None:
     assert weighted.magnitude.shape == (size, size)
     with pytest.raises(InputError):
         phase_gradient_stack(stack, weights=np.ones(3))
+
+
+def test_integrate_gradient_field_recovers_a_surface_and_stacked_rate_its_rate() -> None:
+    from fringenet.insar.gradients import integrate_gradient_field, stacked_rate
+
+    rng = np.random.default_rng(3)
+    surface = np.cumsum(np.cumsum(rng.normal(0, 0.05, (24, 40)), axis=0), axis=1)
+    along_x = np.zeros_like(surface)
+    along_x[:, :-1] = np.diff(surface, axis=1)
+    along_y = np.zeros_like(surface)
+    along_y[:-1] = np.diff(surface, axis=0)
+    assert np.allclose(integrate_gradient_field(along_x, along_y), surface - surface.mean(), atol=1e-9)
+    # phase = rate x span exactly: the stacked rate is the rate (up to its mean), wrapping and all
+    rate = 40.0 * np.exp(-((np.arange(40) - 20.0) ** 2) / 50.0)[None] * np.ones((24, 1))  # rad/yr
+    spans = np.array([0.033, 0.066, 0.1, 0.2])
+    wrapped = np.angle(np.exp(1j * rate[None] * spans[:, None, None]))
+    coherence = np.full(wrapped.shape, 0.8)
+    assert np.allclose(stacked_rate(wrapped, spans, coherence), rate - rate.mean(), atol=1e-3)

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 CHANNELS = ["cos_phase", "sin_phase", "coherence", "gradient_magnitude", "gradient_consistency"]
 #: Outputs that must be byte for byte those of an uninterrupted run.
 BYTE_STABLE = re.compile(
-    r"^(?:probability\.tif|detections\.tif|unusable\.tif|velocity\.tif|detections\.geojson|quicklook\.nc"
+    r"^(?:probability\.tif|detections\.tif|unusable\.tif|velocity\.tif|slow_motion_(?:z|velocity)\.tif"
+    r"|detections\.geojson|quicklook\.nc"
     r"|masknet/(?:probability|detections)\.tif|targets/T\d+\.(?:csv|nc))$"
 )
 #: Outputs a monitor run first writes at the end of its detection stage and rewrites, with the

@@ -611,6 +611,7 @@ RunConfig = Annotated[
 # help, default, values and checks of these come from DetectConfig / MonitorConfig (see _schema)
 Mask = Annotated[str | None, typer.Option()]
 MaskModel = Annotated[Path | None, typer.Option()]
+SlowMotion = Annotated[str | None, typer.Option()]
 TargetType = Annotated[str | None, typer.Option()]
 MinSlope = Annotated[float | None, typer.Option("--min-slope")]
 Threshold = Annotated[float | None, typer.Option()]
@@ -683,6 +684,7 @@ def detect(
     config: RunConfig = None,
     mask: Mask = None,
     mask_model: MaskModel = None,
+    slow_motion: SlowMotion = None,
     target_type: TargetType = None,
     min_slope_deg: MinSlope = None,
     threshold: Threshold = None,
@@ -703,7 +705,7 @@ def detect(
     from fringenet.pipeline.monitor import DetectConfig, run_detect
 
     raw = _run_settings(
-        config, model=model, mask=mask, mask_model=mask_model, target_type=target_type,
+        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, device=device, precision=precision, scheduler=scheduler, workers=workers,
         variable=variable, lookup=lookup,
@@ -740,6 +742,7 @@ def monitor(
     config: RunConfig = None,
     mask: Mask = None,
     mask_model: MaskModel = None,
+    slow_motion: SlowMotion = None,
     target_type: TargetType = None,
     min_slope_deg: MinSlope = None,
     threshold: Threshold = None,
@@ -766,7 +769,7 @@ def monitor(
     from fringenet.pipeline.monitor import MonitorConfig, run_monitor
 
     raw = _run_settings(
-        config, model=model, mask=mask, mask_model=mask_model, target_type=target_type,
+        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, margin_px=margin_px,
         min_coherence=min_coherence, max_crop_px=max_crop_px, inventory=inventory, device=device,

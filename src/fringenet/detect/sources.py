@@ -257,7 +257,9 @@ class DatasetSource:
         total = int(ds.sizes[PAIR_DIM]) if PAIR_DIM in ds.dims else 1
         self._pairs = _select(pairs, total, self.name)
         self.n_pairs = len(self._pairs)
-        labels = [str(v) for v in ds[PAIR_DIM].values] if PAIR_DIM in ds.coords else None
+        labels = (
+            [str(v) for v in ds[PAIR_DIM].values] if PAIR_DIM in ds.dims and PAIR_DIM in ds.coords else None
+        )
         self.pair_labels = [labels[k] if labels else f"pair{k:03d}" for k in self._pairs]
         self.key_pair = -1
         """Index (among the selected pairs) of the pair of longest time span, for stack models."""

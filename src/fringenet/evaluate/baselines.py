@@ -277,3 +277,107 @@ def stacked_gradient_otsu(
     if threshold is None:
         return np.zeros(score.shape, dtype=bool)
     return (score > threshold) & keep
+
+
+SLOW_MOTION_Z = 6.0
+"""Robust z-score a :func:`stacked_rate_anomaly` detection must reach somewhere (its seed threshold).
+
+Calibrated on fringenet's own simulator, motionless stacks only (``python benchmarks/calibrate_slow_motion.py``):
+the 95th percentile over those stacks of the smallest seed threshold that keeps each under 1 % flagged."""
+
+
+@dataclass(frozen=True)
+class SlowMotionDetection:
+    """Result of :func:`stacked_rate_anomaly` (arrays ``(y, x)``)."""
+
+    mask: NDArray[np.bool_]
+    """Flagged pixels: connected regions of ``|z| >= threshold / 2`` that reach ``|z| >= threshold``."""
+    z: NDArray[np.float32]
+    """Robust z-score of the local rate anomaly (0 at pixels that are not usable)."""
+    rate_anomaly: NDArray[np.float32]
+    """Phase rate minus its local median background (rad/yr)."""
+    background_px: int
+    """Side of the median background window (px)."""
+
+
+def _median_background(values: NDArray[np.float64], size: int) -> NDArray[np.float64]:
+    """Moving median over ``size`` x ``size`` px, computed on a grid decimated to about 16 samples per window
+    (a full-resolution median filter costs ``size²`` per pixel) and interpolated back bilinearly."""
+    step = max(1, size // 16)
+    coarse = values[::step, ::step]
+    median = ndimage.median_filter(coarse, size=max(1, size // step) | 1, mode="reflect")
+    if step == 1:
+        return median
+    zoom = (values.shape[0] / coarse.shape[0], values.shape[1] / coarse.shape[1])
+    full = ndimage.zoom(median, zoom, order=1, mode="nearest", grid_mode=True)
+    return np.asarray(full[: values.shape[0], : values.shape[1]])
+
+
+def stacked_rate_anomaly(
+    wrapped_stack: ArrayLike,
+    spans_years: ArrayLike,
+    coherence_stack: ArrayLike | None = None,
+    usable: ArrayLike | None = None,
+    *,
+    pixel_m: float | None = None,
+    background_m: float = 3000.0,
+    threshold: float = SLOW_MOTION_Z,
+    smooth_px: int = 3,
+) -> SlowMotionDetection:
+    """Classical slow-motion detector with a calibrated false-alarm rate: stacked rate against its background.
+
+    The phase rate comes from stacked gradients (:func:`fringenet.insar.gradients.stacked_rate`), so
+    motion far below a fringe per pair that is steady over the stack adds up. The rate, smoothed over
+    ``smooth_px``, minus its moving median over ``background_m`` (long-wavelength atmosphere and
+    orbit ramps) is the anomaly; dividing by the scene's robust spread (1.4826 x the median absolute
+    deviation over the usable pixels) gives a z-score. Unlike an Otsu split, which always cuts a
+    scene in two, a scene without motion is mostly left unflagged: regions are seeded where
+    ``|z| >= threshold`` and grown while ``|z| >= threshold / 2`` (hysteresis).
+
+    Parameters
+    ----------
+    wrapped_stack, spans_years, coherence_stack
+        As :func:`fringenet.insar.gradients.stacked_rate`.
+    usable
+        ``(y, x)`` bool: pixels that may be flagged and count in the statistics (besides, a pixel
+        needs a finite phase in some pair). ``wrapped_stack`` may be lazy (xarray, Dask): it is read
+        one pair at a time.
+    pixel_m
+        Pixel spacing (m) to size the background window; without it the window is 63 px.
+    background_m
+        Side of the background window (m), at least 31 px.
+    threshold
+        Seed threshold on ``|z|``; the default is calibrated (:data:`SLOW_MOTION_Z`).
+    smooth_px
+        Box smoothing of the rate before the test (px).
+    """
+    from skimage.filters import apply_hysteresis_threshold
+
+    from fringenet.insar.gradients import stacked_rate_and_coverage
+
+    _check_window(smooth_px)
+    rate, coverage = stacked_rate_and_coverage(wrapped_stack, spans_years, coherence_stack)
+    keep = coverage > 0
+    if usable is not None:
+        given = np.asarray(usable, dtype=bool)
+        if given.shape != rate.shape:
+            raise InputError(
+                "stacked_rate_anomaly", f"usable {given.shape} does not match the grid {rate.shape}"
+            )
+        keep &= given
+    if pixel_m is not None and not pixel_m > 0:
+        raise InputError("stacked_rate_anomaly", f"pixel_m must be positive (got {pixel_m})")
+    background_px = 63 if pixel_m is None else max(31, round(background_m / pixel_m))
+    background_px |= 1
+    smoothed = ndimage.uniform_filter(rate, smooth_px)
+    anomaly = smoothed - _median_background(smoothed, background_px)
+    z = np.zeros(rate.shape, dtype=np.float32)
+    mask = np.zeros(rate.shape, dtype=bool)
+    values = anomaly[keep]
+    if values.size:
+        centre = float(np.median(values))
+        spread = 1.4826 * float(np.median(np.abs(values - centre)))
+        if spread > 0:
+            z = np.where(keep, (anomaly - centre) / spread, 0.0).astype(np.float32)
+            mask = apply_hysteresis_threshold(np.abs(z), threshold / 2.0, threshold) & keep
+    return SlowMotionDetection(mask, z, anomaly.astype(np.float32), background_px)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -177,3 +178,132 @@ def phase_gradient_stack(
     consistency = strength / len(steps)
     n_pairs = all_valid.sum(axis=0).astype(np.int64)
     return StackedGradient(magnitude, per_direction, consistency, n_pairs, tuple(int(d) for d in directions))
+
+
+def integrate_gradient_field(along_x: ArrayLike, along_y: ArrayLike) -> NDArray[np.float64]:
+    """Least-squares surface whose forward differences best match a gradient field (mean zero).
+
+    Solves the discrete Poisson equation with zero flux across the border by the cosine transform
+    (Ghiglia & Romero 1994); the same solver as :func:`fringenet.models.dncnn.integrate_gradients`,
+    on arrays. Exact (to rounding) for a curl-free field.
+
+    Parameters
+    ----------
+    along_x, along_y
+        ``(y, x)`` differences to the next column and to the next row (any unit per pixel); the
+        last column of ``along_x`` and the last row of ``along_y`` are ignored. NaN counts as 0.
+
+    Returns
+    -------
+    ndarray of float64, ``(y, x)``
+        The integral in the unit of the gradients, with mean zero.
+    """
+    from scipy import fft
+
+    gx = np.nan_to_num(np.array(along_x, dtype=np.float64))
+    gy = np.nan_to_num(np.array(along_y, dtype=np.float64))
+    if gx.ndim != 2 or gx.shape != gy.shape:
+        raise InputError(
+            "integrate_gradient_field", f"expected two (y, x) arrays (got {gx.shape}, {gy.shape})"
+        )
+    h, w = gx.shape
+    gx[:, -1] = 0.0
+    gy[-1, :] = 0.0
+    divergence = gx.copy()
+    divergence[:, 1:] -= gx[:, :-1]
+    divergence += gy
+    divergence[1:, :] -= gy[:-1, :]
+    spectrum = fft.dctn(divergence, type=2, norm="ortho")
+    # eigenvalues of the discrete Laplacian with Neumann boundaries
+    eigen = np.add.outer(2.0 * np.cos(np.pi * np.arange(h) / h), 2.0 * np.cos(np.pi * np.arange(w) / w)) - 4.0
+    eigen[0, 0] = 1.0  # the mean is free: set to zero below
+    spectrum /= eigen
+    spectrum[0, 0] = 0.0
+    return np.asarray(fft.idctn(spectrum, type=2, norm="ortho"))
+
+
+def _phase_weights(coherence: NDArray[np.float32] | None, shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """Inverse phase variance up to a factor, ``γ² / (1 - γ²)`` (γ clipped to 0.97); ones without coherence."""
+    if coherence is None:
+        return np.ones(shape, dtype=np.float32)
+    gamma = np.clip(np.nan_to_num(coherence, nan=0.0), 0.0, 0.97)
+    return np.asarray(gamma**2 / (1.0 - gamma**2), dtype=np.float32)
+
+
+def stacked_rate(
+    wrapped_stack: ArrayLike, spans_years: ArrayLike, coherence_stack: ArrayLike | None = None
+) -> NDArray[np.float64]:
+    """Phase rate (rad/yr, relative: mean zero) from stacked phase gradients, without unwrapping.
+
+    Each pair's wrapped differences to the next column and row are unambiguous where the phase
+    changes by less than half a cycle per pixel, which slow motion and atmosphere do at 15-100 m
+    pixels. Per pixel, the rate of the gradient is the weighted least-squares slope through the
+    origin of gradient against the pair's time span, ``sum w dt g / sum w dt²``, with ``w`` the
+    inverse phase variance from the coherence. Random atmosphere and noise average out over the
+    pairs while steady motion accumulates; the rate gradient is then integrated
+    (:func:`integrate_gradient_field`). Pairs are read one at a time (a lazy xarray or Dask array
+    stays lazy), so memory stays at a few ``(y, x)`` arrays whatever the stack length.
+
+    Parameters
+    ----------
+    wrapped_stack
+        ``(pair, y, x)`` wrapped phase (rad); NaN = missing.
+    spans_years
+        ``(pair,)`` time span of each pair (yr, secondary minus reference, non-zero).
+    coherence_stack
+        ``(pair, y, x)`` coherence in [0, 1] for the weights, or None for equal weights.
+
+    Returns
+    -------
+    ndarray of float64, ``(y, x)``
+        Phase rate (rad/yr) up to a constant. Convert with
+        :func:`fringenet.conventions.phase_to_displacement` for a LOS velocity (m/yr).
+    """
+    return stacked_rate_and_coverage(wrapped_stack, spans_years, coherence_stack)[0]
+
+
+def _pairwise(stack: Any) -> Any:
+    """``stack`` as it is when it has a shape and pairs can be taken from it one by one (NumPy, xarray, Dask),
+    else as an array."""
+    return stack if hasattr(stack, "shape") and hasattr(stack, "__getitem__") else np.asarray(stack)
+
+
+def stacked_rate_and_coverage(
+    wrapped_stack: ArrayLike, spans_years: ArrayLike, coherence_stack: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`stacked_rate` and, per pixel, the number of pairs with a finite phase (one pass)."""
+    stack = _pairwise(wrapped_stack)
+    shape = tuple(stack.shape)
+    spans = np.asarray(spans_years, dtype=np.float64)
+    if len(shape) != 3:
+        raise InputError("stacked_rate", f"expected (pair, y, x) (got shape {shape})")
+    if spans.shape != (shape[0],) or not np.all(np.isfinite(spans)) or np.any(spans == 0):
+        raise InputError(
+            "stacked_rate", f"spans_years must be {shape[0]} finite non-zero spans (got {spans})"
+        )
+    coherence = None
+    if coherence_stack is not None:
+        coherence = _pairwise(coherence_stack)
+        if tuple(coherence.shape) != shape:
+            raise InputError(
+                "stacked_rate", f"coherence {tuple(coherence.shape)} does not match the stack {shape}"
+            )
+    ny, nx = shape[1:]
+    coverage = np.zeros((ny, nx), dtype=np.int64)
+    sums = {axis: (np.zeros((ny, nx)), np.zeros((ny, nx))) for axis in ("x", "y")}
+    for k in range(shape[0]):
+        phase = np.asarray(stack[k], dtype=np.float32)
+        coverage += np.isfinite(phase)
+        weight = _phase_weights(None if coherence is None else np.asarray(coherence[k]), phase.shape)
+        for axis, direction in (("x", 0), ("y", 270)):  # to the next column / the next row
+            grad = phase_gradients_float32(phase, direction)
+            # a difference is as reliable as its worse pixel
+            w = np.minimum(weight, np.roll(weight, -1, axis=1 if axis == "x" else 0))
+            usable = np.isfinite(grad)
+            numerator, denominator = sums[axis]
+            numerator += np.where(usable, w * spans[k] * grad, 0.0)
+            denominator += np.where(usable, w * spans[k] ** 2, 0.0)
+    rates = {}
+    for axis, (numerator, denominator) in sums.items():
+        rates[axis] = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+    return integrate_gradient_field(rates["x"], rates["y"]), coverage

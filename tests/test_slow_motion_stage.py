@@ -1,0 +1,105 @@
+"""The slow-motion stage of detect/monitor: steady motion invisible in every pair found over the stack (issue 13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from affine import Affine
+from scipy import ndimage
+
+from bundles import tiny_bundle
+from fringenet.conventions import SENTINEL1_WAVELENGTH_M
+from fringenet.errors import InputError
+from fringenet.io.schema import make_dataset
+from fringenet.pipeline.monitor import DetectConfig, run_detect
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+RATE = 15.0  # rad/yr at the bowl's centre: 0.08 fringe per 12-day pair, under 0.5 rad of noise per pair
+
+
+def slow_stack(n_dates: int, rate: float = RATE, size: int = 80, seed: int = 1) -> xr.Dataset:
+    """Dates 12 days apart, each paired with its next three; a Gaussian bowl moving at ``rate`` rad/yr under
+    smooth per-date atmosphere (about a radian) and phase noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    bowl = np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (2 * 5.0**2))
+    dates = [dt.date(2021, 3, 1) + dt.timedelta(days=12 * k) for k in range(n_dates)]
+    years = np.arange(n_dates) * 12 / 365.25
+    atmosphere = [ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), 12) * 12 for _ in dates]
+    pairs = [(i, j) for i in range(n_dates) for j in range(i + 1, min(n_dates, i + 4))]
+    phase = np.array([rate * bowl * (years[j] - years[i]) + atmosphere[j] - atmosphere[i] for i, j in pairs])
+    phase += rng.normal(0, 0.5, phase.shape)
+    return make_dataset(
+        {"wrapped_phase": np.angle(np.exp(1j * phase)).astype(np.float32),
+         "coherence": np.full(phase.shape, 0.7, np.float32)},
+        transform=Affine(30.0, 0, 400_000.0, 0, -30.0, 5_000_000.0), crs="EPSG:32633",
+        reference_dates=[dates[i] for i, _ in pairs], secondary_dates=[dates[j] for _, j in pairs],
+        wavelength_m=SENTINEL1_WAVELENGTH_M,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def silent_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random bundle whose threshold of 1 flags nothing: what is found is the stage's."""
+    return tiny_bundle(tmp_path_factory.mktemp("bundle") / "detector", threshold=1.0)
+
+
+def _config(detector: Path, **kw: object) -> DetectConfig:
+    return DetectConfig(**{"model": detector, "mask": "none", "scheduler": "inline", **kw})
+
+
+def test_the_stage_finds_a_slow_bowl_and_measures_its_relative_velocity(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    result = run_detect(slow_stack(13), tmp_path / "run", _config(silent_detector))
+    targets = result.detections
+    assert len(targets) == 1 and targets["found_by"].tolist() == ["slow_motion"]
+    # phase rate +15 rad/yr is motion away from the satellite: -15 λ / 4π = -6.6 cm/yr at the centre
+    peak = -RATE * SENTINEL1_WAVELENGTH_M / (4 * np.pi)
+    assert peak < targets["slow_motion_velocity_m_per_yr"].iloc[0] < 0.2 * peak
+    with rasterio.open(result.files["slow_motion_velocity"]) as src:
+        velocity = src.read(1)
+    assert velocity[40, 40] == pytest.approx(peak, rel=0.3)
+    with rasterio.open(result.files["detections_tif"]) as src:
+        flagged = src.read(1) > 0
+    assert flagged[40, 40] and flagged.mean() < 0.1
+    assert (tmp_path / "run" / "slow_motion_z.tif").exists()
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert any("slow-motion detection (stacked rate over 33 pairs" in note for note in run["notes"])
+    assert "found_by" in gpd.read_file(result.files["detections"]).columns
+
+
+def test_the_stage_flags_no_still_stack_and_can_be_switched_off(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    still = run_detect(slow_stack(13, rate=0.0), tmp_path / "still", _config(silent_detector))
+    assert len(still.detections) == 0 and "slow_motion_z" in still.files
+    off = run_detect(slow_stack(13), tmp_path / "off", _config(silent_detector, slow_motion="off"))
+    assert len(off.detections) == 0 and "slow_motion_z" not in off.files
+    assert not (tmp_path / "off" / "slow_motion_z.tif").exists()
+
+
+def test_auto_skips_short_stacks_and_pairs_and_on_refuses_them_up_front(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    short = run_detect(slow_stack(3), tmp_path / "short", _config(silent_detector))
+    assert any(
+        "slow-motion detection (stacked rate) not run: the stack has 3 dates" in n for n in short.notes
+    )
+    pair = slow_stack(3).isel(pair=0)
+    single = run_detect(pair, tmp_path / "pair", _config(silent_detector))
+    assert not any("slow-motion" in n for n in single.notes)
+    with pytest.raises(InputError, match="slow-motion detection cannot run: it needs a stack"):
+        run_detect(pair, tmp_path / "pair_on", _config(silent_detector, slow_motion="on"))
+    assert not (tmp_path / "pair_on" / "probability.tif").exists()  # refused before the scan
+    # 'on' runs it on a short stack all the same
+    forced = run_detect(slow_stack(3), tmp_path / "forced", _config(silent_detector, slow_motion="on"))
+    assert "slow_motion_z" in forced.files
