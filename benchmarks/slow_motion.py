@@ -45,6 +45,8 @@ import independent_stacks as stacks
 DETECTED_FRACTION = 0.2
 FALSE_ALARM_FRACTION = 0.01
 RECALL = 0.8
+PYRATE_BOWL_MM_PER_YR = 5.0
+"""PyRate's bowl: its pixels subsiding faster than this (mm/yr, after removing a plane)."""
 MAX_FALSE_ALARMS = 0.1
 """An MDV is only reported for a detector with at most this false-alarm rate on the stacks without motion."""
 
@@ -82,6 +84,45 @@ def model_mask(stack: stacks.Stack, model: str | None, folder: Path, slow_motion
         result = run_detect(ds, folder, config, overwrite=True)
     with rasterio.open(result.files["detections_tif"]) as src:
         return src.read(1) > 0
+
+
+def pyrate_part() -> str:
+    """The slow-motion stage on PyRate's real ENVISAT stack (``../shared``), beside PyRate's own linear rate.
+
+    The stage runs as ``fringenet detect`` runs it (re-wrapped unwrapped pairs, no coherence). Its velocity is
+    relative to a local background and PyRate removed orbital planes, so both are compared after removing
+    their best-fitting planes. PyRate's subsidence bowl is taken as its pixels subsiding faster than
+    :data:`PYRATE_BOWL_MM_PER_YR` after that plane removal.
+    """
+    from temporal import ENVISAT_WAVELENGTH_M, PYRATE, remove_plane
+
+    if not PYRATE.is_dir():
+        return f"(real stack skipped: {PYRATE} not found)"
+    from fringenet.detect.slow_motion import detect_slow_motion
+    from fringenet.io.schema import pixel_size_m
+    from fringenet.io.stack import open_stack_folder
+
+    stack = open_stack_folder(
+        PYRATE / "tif", "geo_*_unw.tif", "unwrapped_phase", nodata=0.0, wavelength_m=ENVISAT_WAVELENGTH_M
+    )
+    t0 = time.perf_counter()
+    result = detect_slow_motion(stack, pixel_size_m(stack), None, [])
+    seconds = time.perf_counter() - t0
+    pyrate = -np.load(PYRATE / "linrate" / "linear_rate.npy")  # PyRate: + away from the satellite
+    velocity = result.velocity_m_per_yr.astype(np.float64) * 1e3
+    valid = np.isfinite(pyrate) & np.isfinite(velocity)
+    ours, theirs = (remove_plane(np.where(valid, a, np.nan)) for a in (velocity, pyrate))
+    r = float(np.corrcoef(ours[valid], theirs[valid])[0, 1])
+    bowl = valid & (theirs < -PYRATE_BOWL_MM_PER_YR)
+    flagged = result.detection.mask & valid
+    return "\n".join([
+        "| real stack | pairs | velocity r vs PyRate (planes removed) | flagged px | PyRate bowl px | bowl flagged "
+        "| flagged px in the bowl | s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| PyRate ENVISAT small test (NSW) | {stack.sizes['pair']} | {r:.2f} | {int(flagged.sum())} | "
+        f"{int(bowl.sum())} | {(flagged & bowl).sum() / max(bowl.sum(), 1):.0%} | "
+        f"{(flagged & bowl).sum() / max(flagged.sum(), 1):.0%} | {seconds:.2f} |",
+    ])  # fmt: skip
 
 
 def score_cell(masks: list[np.ndarray], labels: list[np.ndarray]) -> dict[str, float]:
@@ -184,6 +225,7 @@ def main() -> None:
     lines.append("")
     lines.append(f"{args.scenes} stacks per cell, {args.size} x {args.size} px, seed {args.seed}; seconds per stack: "
                  + ", ".join(f"{m} {seconds[m] / total:.2f}" for m in methods))  # fmt: skip
+    lines += ["", pyrate_part()]
     text = "\n".join(lines)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)
