@@ -103,3 +103,12 @@ def test_auto_skips_short_stacks_and_pairs_and_on_refuses_them_up_front(
     # 'on' runs it on a short stack all the same
     forced = run_detect(slow_stack(3), tmp_path / "forced", _config(silent_detector, slow_motion="on"))
     assert "slow_motion_z" in forced.files
+
+
+def test_a_long_stack_is_thinned_for_the_pair_detector_and_read_whole_by_the_stage(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    result = run_detect(slow_stack(13), tmp_path / "thin", _config(silent_detector, max_pairs=4))
+    assert any("the detector scanned 4 of the 33 pairs" in n for n in result.notes)
+    assert any("stacked rate over 33 pairs" in n for n in result.notes)
+    assert result.detections["found_by"].tolist() == ["slow_motion"]

@@ -612,6 +612,7 @@ RunConfig = Annotated[
 Mask = Annotated[str | None, typer.Option()]
 MaskModel = Annotated[Path | None, typer.Option()]
 SlowMotion = Annotated[str | None, typer.Option()]
+MaxPairs = Annotated[int | None, typer.Option()]
 TargetType = Annotated[str | None, typer.Option()]
 MinSlope = Annotated[float | None, typer.Option("--min-slope")]
 Threshold = Annotated[float | None, typer.Option()]
@@ -685,6 +686,7 @@ def detect(
     mask: Mask = None,
     mask_model: MaskModel = None,
     slow_motion: SlowMotion = None,
+    max_pairs: MaxPairs = None,
     target_type: TargetType = None,
     min_slope_deg: MinSlope = None,
     threshold: Threshold = None,
@@ -705,7 +707,8 @@ def detect(
     from fringenet.pipeline.monitor import DetectConfig, run_detect
 
     raw = _run_settings(
-        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, target_type=target_type,
+        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, max_pairs=max_pairs,
+        target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, device=device, precision=precision, scheduler=scheduler, workers=workers,
         variable=variable, lookup=lookup,
@@ -743,6 +746,7 @@ def monitor(
     mask: Mask = None,
     mask_model: MaskModel = None,
     slow_motion: SlowMotion = None,
+    max_pairs: MaxPairs = None,
     target_type: TargetType = None,
     min_slope_deg: MinSlope = None,
     threshold: Threshold = None,
@@ -769,7 +773,8 @@ def monitor(
     from fringenet.pipeline.monitor import MonitorConfig, run_monitor
 
     raw = _run_settings(
-        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, target_type=target_type,
+        config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, max_pairs=max_pairs,
+        target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
         min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, margin_px=margin_px,
         min_coherence=min_coherence, max_crop_px=max_crop_px, inventory=inventory, device=device,

@@ -82,6 +82,12 @@ class DetectConfig(BaseModel):
         "detections (IoU 0.521 without, 0.481 with, same false alarms) at three times the cost.",
     )
     mask_model: Path | None = Field(None, description="Mask Net bundle; default: the shipped one.")
+    max_pairs: int = Field(
+        32, ge=1, le=100_000,
+        description="Pairs of a stack a single-interferogram detector scans, spread evenly over the stack (its "
+        "probability is their mean, in which atmosphere averages out); long stacks are thinned to this many. The "
+        "slow-motion stage and a time-series model read every pair.",
+    )  # fmt: skip
     slow_motion: Literal["auto", "on", "off"] = Field(
         "auto",
         description="Also flag steady motion too slow to see in any one pair: the rate from stacked phase "
@@ -367,6 +373,22 @@ def _write_geocoded(
     }
 
 
+def _scanned_pairs(ds: xr.Dataset, max_pairs: int, notes: list[str]) -> list[int] | None:
+    """The pairs a single-interferogram detector scans: all, or ``max_pairs`` spread evenly (with a note)."""
+    n = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
+    if n <= max_pairs:
+        return None
+    notes.append(
+        f"the detector scanned {max_pairs} of the {n} pairs, spread evenly over the stack (--max-pairs)"
+    )
+    return spread_pairs(n, max_pairs)
+
+
+def spread_pairs(n: int, count: int) -> list[int]:
+    """``count`` pair indices (at most ``n``) spread evenly over ``0 .. n - 1``, first and last included."""
+    return sorted({int(k) for k in np.linspace(0, n - 1, min(n, count))})
+
+
 def _ground_pixel_m(ds: xr.Dataset) -> float | None:
     """Mean ground pixel spacing (m); in radar geometry from the metadata, None where it is unknown."""
     if not is_radar_geometry(ds):
@@ -420,7 +442,7 @@ def unusable_mask(
     bundle = _bundle(config.mask_model, "masknet")
     # a handful of pairs spread over the stack vote (mean probability): decorrelation is persistent
     n = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
-    pairs = sorted({int(k) for k in np.linspace(0, n - 1, min(n, 5))})
+    pairs = spread_pairs(n, 5)
     scan = scan_scene(
         str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet", window=config.window,
         overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
@@ -510,7 +532,8 @@ def _detect(
             )  # fmt: skip
         else:
             scan = scan_scene(
-                str(detector), DatasetSource(ds), out, window=config.window, overlap=config.overlap,
+                str(detector), DatasetSource(ds, pairs=_scanned_pairs(ds, config.max_pairs, notes)), out,
+                window=config.window, overlap=config.overlap,
                 batch_size=config.batch_size, device=config.device, client=client, progress=progress,
                 bfloat16=_bfloat16(config),
             )  # fmt: skip
