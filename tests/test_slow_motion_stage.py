@@ -112,3 +112,30 @@ def test_a_long_stack_is_thinned_for_the_pair_detector_and_read_whole_by_the_sta
     assert any("the detector scanned 4 of the 33 pairs" in n for n in result.notes)
     assert any("stacked rate over 33 pairs" in n for n in result.notes)
     assert result.detections["found_by"].tolist() == ["slow_motion"]
+
+
+def test_the_measurement_keeps_its_reference_off_what_the_stage_sees_moving(
+    silent_detector: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fringenet.measure.target
+    from fringenet.errors import InputError as Refused
+    from fringenet.pipeline.monitor import REFERENCE_MAX_Z, MonitorConfig, measure_targets
+
+    ds = slow_stack(13)
+    detected = run_detect(ds, tmp_path / "run", _config(silent_detector))
+    seen: dict[str, np.ndarray] = {}
+
+    def record(**kwargs: object) -> None:
+        seen["excluded"] = np.asarray(kwargs["detections"])
+        raise Refused("test", "recorded")
+
+    monkeypatch.setattr(fringenet.measure.target, "measure_target", record)
+    notes: list[str] = []
+    config = MonitorConfig(model=silent_detector, mask="none", scheduler="inline", margin_px=30)
+    assert measure_targets(ds, detected.detections, tmp_path / "run", config, None, notes) == {}
+    with rasterio.open(tmp_path / "run" / "slow_motion_z.tif") as src:
+        flanks = np.abs(src.read(1)) >= REFERENCE_MAX_Z
+    # the only target's crop has no other detection: what is excluded are the flanks the stage sees moving
+    assert len(detected.detections) == 1 and seen["excluded"].any()
+    assert seen["excluded"].sum() <= flanks.sum()
+    assert any("not measured" in n for n in notes)

@@ -803,6 +803,10 @@ def run_monitor(
     return result
 
 
+REFERENCE_MAX_Z = 2.0
+"""Reference pixels must also look stable to the slow-motion stage: its robust z-score below this."""
+
+
 def measure_targets(
     ds: xr.Dataset, detections: Any, out: Path, config: MonitorConfig, client: Any, notes: list[str],
     progress: bool = False,
@@ -826,6 +830,9 @@ def measure_targets(
     others = rasterize(
         ((geom, 1) for geom in detections.geometry), out_shape=shape, transform=grid, dtype="uint8"
     ).astype(bool)
+    z_path = out / "slow_motion_z.tif"
+    if z_path.exists():  # a target's slow flanks, below the detection threshold, are no reference either
+        others |= np.abs(_read_tif(z_path)) >= REFERENCE_MAX_Z
     unwrapper = _unwrapper(config)
     jobs = []
     for _, row in detections.iterrows():
