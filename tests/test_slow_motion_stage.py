@@ -139,3 +139,24 @@ def test_the_measurement_keeps_its_reference_off_what_the_stage_sees_moving(
     assert len(detected.detections) == 1 and seen["excluded"].any()
     assert seen["excluded"].sum() <= flanks.sum()
     assert any("not measured" in n for n in notes)
+
+
+def test_target_velocity_is_referenced_to_the_still_ring_around_it() -> None:
+    from fringenet.detect.slow_motion import SlowMotionResult, ring_referenced_velocities
+    from fringenet.evaluate.baselines import SlowMotionDetection
+
+    yy, xx = np.mgrid[:60, :60]
+    target = (abs(yy - 30) < 5) & (abs(xx - 30) < 5)
+    velocity = (0.001 * xx).astype(np.float32)  # a ramp the ring shares: 0.030 m/yr around the target
+    velocity[target] += np.float32(-0.05)
+    flank = (abs(yy - 30) < 9) & (abs(xx - 30) < 9) & ~target  # moving too, though not flagged
+    velocity[flank] += np.float32(-0.02)
+    z = np.where(target, 8.0, np.where(flank, 3.0, 0.0)).astype(np.float32)
+    usable = np.ones(target.shape, dtype=bool)
+    detection = SlowMotionDetection(target, z, velocity, velocity, usable, 63)
+    result = SlowMotionResult(detection, velocity, usable & (np.abs(z) < 2))
+    labels = target.astype(np.int32)
+    (estimate,) = ring_referenced_velocities(labels, 1, result)
+    assert estimate == pytest.approx(-0.05, abs=2e-3)  # neither the ramp nor the moving flank
+    lonely = SlowMotionResult(detection, velocity, np.zeros_like(usable))
+    assert np.isnan(ring_referenced_velocities(labels, 1, lonely)[0])  # nothing still around: no reference

