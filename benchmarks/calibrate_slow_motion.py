@@ -7,7 +7,7 @@ under 1 % flagged (the false-alarm rule of ``benchmarks/slow_motion.py``), and p
 threshold over the stacks. Its 95th percentile is the shipped ``SLOW_MOTION_Z``: about 5 % false alarms on
 motionless stacks of our simulator. The independent stacks and real data are not used (they are for evaluation).
 
-    python benchmarks/calibrate_slow_motion.py                 # 90 stacks, about 2 min on 2 cores
+    python benchmarks/calibrate_slow_motion.py                 # 150 stacks, about 1 min on 2 cores
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=5000)
-    parser.add_argument("--stacks", type=int, default=90)
+    parser.add_argument("--stacks", type=int, default=150)
     parser.add_argument("--size", type=int, default=96)
     args = parser.parse_args()
 

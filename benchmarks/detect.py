@@ -142,12 +142,27 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def end_to_end(sizes: list[int], repeats: int, extra: list[str]) -> None:
-    """Print a table of ``fringenet detect`` runs on phase-only scenes of each size (best of ``repeats``)."""
+def run_fringenet(arguments: list[str]) -> tuple[float, int]:
+    """Run the ``fringenet`` command of this environment: seconds from process start to exit and the peak
+    resident memory of its process tree (bytes); its output is shown if it fails."""
     import subprocess
     import sys
 
     exe = Path(sys.executable).with_name("fringenet")
+    t0, peak = time.perf_counter(), 0
+    child = psutil.Popen([str(exe), *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while child.poll() is None:
+        peak = max(peak, tree_rss(child))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - t0
+    log = child.stdout.read().decode() if child.stdout else ""
+    if child.returncode != 0:
+        raise SystemExit(f"fringenet {' '.join(arguments)} failed:\n{log}")
+    return seconds, peak
+
+
+def end_to_end(sizes: list[int], repeats: int, extra: list[str]) -> None:
+    """Print a table of ``fringenet detect`` runs on phase-only scenes of each size (best of ``repeats``)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="fringenet-detect-e2e-") as tmp:
         for size in sizes:
@@ -157,17 +172,8 @@ def end_to_end(sizes: list[int], repeats: int, extra: list[str]) -> None:
             best, peak = float("inf"), 0
             for k in range(repeats):
                 out = folder / f"run{k}"
-                t0 = time.perf_counter()
-                child = psutil.Popen([str(exe), "detect", str(phase), "--out", str(out), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-                while child.poll() is None:
-                    peak = max(peak, tree_rss(child))
-                    time.sleep(0.05)
-                seconds = time.perf_counter() - t0
-                log = child.stdout.read().decode() if child.stdout else ""
-                if child.returncode != 0:
-                    raise SystemExit(f"fringenet detect failed on {size} px:\n{log}")
-                best = min(best, seconds)
+                seconds, rss = run_fringenet(["detect", str(phase), "--out", str(out), *extra])
+                best, peak = min(best, seconds), max(peak, rss)
             stages = json.loads((out / "run.json").read_text())["seconds"]
             rows.append((size, best, size * size / 1e6 / best, peak / 1e9, stages))
     print(

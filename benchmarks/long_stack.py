@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
-from affine import Affine
-
 import independent_stacks as stacks
-from detect import tree_rss
+from detect import run_fringenet
+from slow_motion import as_dataset
 
 TARGET_S = 60.0
 
@@ -33,32 +29,15 @@ TARGET_S = 60.0
 def write_stack(path: Path, n_dates: int, size: int, velocity: float, seed: int) -> tuple[int, float]:
     """The independent stack as a fringenet NetCDF at ``path``; returns (pairs, pixel size in m)."""
     from fringenet.io.netcdf import write_netcdf
-    from fringenet.io.schema import make_dataset
 
     stack = stacks.make_stack(seed, 0, n_dates, velocity, size=size)
-    transform = Affine(stack.pixel_m, 0.0, 500_000.0, 0.0, -stack.pixel_m, 5_000_000.0 + size * stack.pixel_m)
-    ds = make_dataset(
-        {"wrapped_phase": stack.wrapped_phase, "coherence": stack.coherence, "dem": stack.dem},
-        transform=transform, crs="EPSG:32632", reference_dates=stack.reference_dates,
-        secondary_dates=stack.secondary_dates, wavelength_m=stacks.WAVELENGTH_M,
-    )  # fmt: skip
-    write_netcdf(ds, path)
+    write_netcdf(as_dataset(stack), path)
     return len(stack.pairs), stack.pixel_m
 
 
 def run(product: Path, out: Path, extra: list[str]) -> tuple[float, float, dict[str, float], int]:
     """``fringenet detect`` once: seconds, peak RSS (GB), its stage seconds and the number of targets."""
-    exe = Path(sys.executable).with_name("fringenet")
-    t0, peak = time.perf_counter(), 0
-    child = psutil.Popen([str(exe), "detect", str(product), "--out", str(out), *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    while child.poll() is None:
-        peak = max(peak, tree_rss(child))
-        time.sleep(0.05)
-    seconds = time.perf_counter() - t0
-    log = child.stdout.read().decode() if child.stdout else ""
-    if child.returncode != 0:
-        raise SystemExit(f"fringenet detect {' '.join(extra)} failed:\n{log}")
+    seconds, peak = run_fringenet(["detect", str(product), "--out", str(out), *extra])
     record = json.loads((out / "run.json").read_text())
     return seconds, peak / 1e9, record["seconds"], int(record["n_targets"])
 

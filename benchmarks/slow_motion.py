@@ -102,23 +102,28 @@ def velocity_table(errors: dict[int, dict[float, list[tuple[float, float]]]], n_
     return "\n".join(lines)
 
 
-def model_mask(stack: stacks.Stack, model: str | None, folder: Path, slow_motion: str = "off") -> np.ndarray:
-    """``fringenet detect`` with ``model`` (None: the default) on the stack (as an in-memory dataset, no mask);
-    the slow-motion stage off unless asked for, so that a model row scores the model alone."""
+def as_dataset(stack: stacks.Stack) -> Any:
+    """The stack as a fringenet Dataset on a UTM grid (wrapped phase, coherence, DEM, pair dates, wavelength)."""
     from fringenet.io.schema import make_dataset
-    from fringenet.pipeline.monitor import DetectConfig, run_detect
 
     size = stack.wrapped_phase.shape[-1]
     transform = Affine(stack.pixel_m, 0.0, 500_000.0, 0.0, -stack.pixel_m, 5_000_000.0 + size * stack.pixel_m)
-    ds = make_dataset(
+    return make_dataset(
         {"wrapped_phase": stack.wrapped_phase, "coherence": stack.coherence, "dem": stack.dem},
         transform=transform, crs="EPSG:32632", reference_dates=stack.reference_dates,
         secondary_dates=stack.secondary_dates, wavelength_m=stacks.WAVELENGTH_M,
     )  # fmt: skip
+
+
+def model_mask(stack: stacks.Stack, model: str | None, folder: Path, slow_motion: str = "off") -> np.ndarray:
+    """``fringenet detect`` with ``model`` (None: the default) on the stack (as an in-memory dataset, no mask);
+    the slow-motion stage off unless asked for, so that a model row scores the model alone."""
+    from fringenet.pipeline.monitor import DetectConfig, run_detect
+
     config = DetectConfig(model=model, mask="none", scheduler="inline", slow_motion=slow_motion)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run_detect(ds, folder, config, overwrite=True)
+        result = run_detect(as_dataset(stack), folder, config, overwrite=True)
     with rasterio.open(result.files["detections_tif"]) as src:
         return src.read(1) > 0
 
