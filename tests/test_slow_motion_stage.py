@@ -127,17 +127,21 @@ def test_the_measurement_keeps_its_reference_off_what_the_stage_sees_moving(
 
     def record(**kwargs: object) -> None:
         seen["excluded"] = np.asarray(kwargs["detections"])
+        seen["nlooks"] = np.asarray(kwargs["nlooks"])
         raise Refused("test", "recorded")
 
     monkeypatch.setattr(fringenet.measure.target, "measure_target", record)
     notes: list[str] = []
-    config = MonitorConfig(model=silent_detector, mask="none", scheduler="inline", margin_px=30)
+    config = MonitorConfig(
+        model=silent_detector, mask="none", scheduler="inline", margin_px=30, coherence_looks=4.0
+    )
     assert measure_targets(ds, detected.detections, tmp_path / "run", config, None, notes) == {}
     with rasterio.open(tmp_path / "run" / "slow_motion_z.tif") as src:
         flanks = np.abs(src.read(1)) >= REFERENCE_MAX_Z
     # the only target's crop has no other detection: what is excluded are the flanks the stage sees moving
     assert len(detected.detections) == 1 and seen["excluded"].any()
     assert seen["excluded"].sum() <= flanks.sum()
+    assert float(seen["nlooks"]) == 4.0  # SNAPHU is told the coherence's looks (the crop is not multilooked)
     assert any("not measured" in n for n in notes)
 
 

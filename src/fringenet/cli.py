@@ -756,6 +756,7 @@ def monitor(
     min_pixels: MinPixels = None,
     unwrapper: Annotated[str | None, typer.Option()] = None,
     punet_model: Annotated[Path | None, typer.Option()] = None,
+    coherence_looks: Annotated[float | None, typer.Option()] = None,
     margin_px: Annotated[int | None, typer.Option()] = None,
     min_coherence: Annotated[float | None, typer.Option()] = None,
     max_crop_px: Annotated[int | None, typer.Option()] = None,
@@ -776,7 +777,8 @@ def monitor(
         config, model=model, mask=mask, mask_model=mask_model, slow_motion=slow_motion, max_pairs=max_pairs,
         target_type=target_type,
         min_slope_deg=min_slope_deg, threshold=threshold, window=window, overlap=overlap, batch_size=batch_size,
-        min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, margin_px=margin_px,
+        min_pixels=min_pixels, unwrapper=unwrapper, punet_model=punet_model, coherence_looks=coherence_looks,
+        margin_px=margin_px,
         min_coherence=min_coherence, max_crop_px=max_crop_px, inventory=inventory, device=device,
         precision=precision, scheduler=scheduler, workers=workers, variable=variable, lookup=lookup,
     )  # fmt: skip
