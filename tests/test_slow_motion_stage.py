@@ -164,3 +164,15 @@ def test_target_velocity_is_referenced_to_the_still_ring_around_it() -> None:
     assert estimate == pytest.approx(-0.05, abs=2e-3)  # neither the ramp nor the moving flank
     lonely = SlowMotionResult(detection, velocity, np.zeros_like(usable))
     assert np.isnan(ring_referenced_velocities(labels, 1, lonely)[0])  # nothing still around: no reference
+
+
+def test_pixels_a_valid_layer_rules_out_in_any_pair_are_never_flagged() -> None:
+    from fringenet.detect.slow_motion import detect_slow_motion
+
+    ds = slow_stack(13)
+    valid = np.ones(ds["wrapped_phase"].shape, dtype=np.uint8)
+    valid[5, :, 36:44] = 0  # one pair lost a strip through the bowl
+    ds["valid"] = (("pair", "y", "x"), valid)
+    result = detect_slow_motion(ds, 30.0, None, [])
+    assert not result.detection.mask[:, 36:44].any() and result.detection.mask.any()
+    assert np.isnan(result.velocity_m_per_yr[:, 36:44]).all()

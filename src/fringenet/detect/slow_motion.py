@@ -98,9 +98,12 @@ def detect_slow_motion(
     keep = np.ones(phase.shape[1:], dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     for layer, bad in (("valid", 0), ("water", 1), ("layover", 1)):
         if layer in ds:
-            values = np.asarray(ds[layer].transpose(..., "y", "x").values, dtype=np.float32)
-            ruled_out = np.nan_to_num(values, nan=1 - bad) == bad
-            keep &= ~ruled_out.reshape(-1, *keep.shape).any(axis=0)
+            values = ds[layer].transpose(..., "y", "x")
+            for k in range(values.sizes[PAIR_DIM]) if PAIR_DIM in values.dims else [None]:
+                one = (
+                    values if k is None else values.isel({PAIR_DIM: k})
+                )  # a pair at a time: memory of one layer
+                keep &= np.nan_to_num(np.asarray(one.values, dtype=np.float32), nan=1 - bad) != bad
     if pixel_m is None:
         notes.append("slow-motion detection: pixel spacing unknown, background window of 63 px")
     detection = stacked_rate_anomaly(phase, spans, coherence, keep, pixel_m=pixel_m)
