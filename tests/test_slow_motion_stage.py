@@ -157,7 +157,7 @@ def test_target_velocity_is_referenced_to_the_still_ring_around_it() -> None:
     velocity[flank] += np.float32(-0.02)
     z = np.where(target, 8.0, np.where(flank, 3.0, 0.0)).astype(np.float32)
     usable = np.ones(target.shape, dtype=bool)
-    detection = SlowMotionDetection(target, z, velocity, velocity, usable, 63)
+    detection = SlowMotionDetection(target, z, velocity, velocity, usable, np.zeros_like(usable), 63)
     result = SlowMotionResult(detection, velocity, usable & (np.abs(z) < 2))
     labels = target.astype(np.int32)
     (estimate,) = ring_referenced_velocities(labels, 1, result)
@@ -176,3 +176,13 @@ def test_pixels_a_valid_layer_rules_out_in_any_pair_are_never_flagged() -> None:
     result = detect_slow_motion(ds, 30.0, None, [])
     assert not result.detection.mask[:, 36:44].any() and result.detection.mask.any()
     assert np.isnan(result.velocity_m_per_yr[:, 36:44]).all()
+
+
+def test_a_mover_too_steep_for_the_stacked_gradients_is_flagged_as_aliased(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    fast = run_detect(slow_stack(13, rate=180.0), tmp_path / "fast", _config(silent_detector))
+    assert fast.detections["slow_motion_aliased"].tolist() == [True]
+    assert any("steeper than a quarter cycle per pixel" in n for n in fast.notes)
+    slow = run_detect(slow_stack(13), tmp_path / "slow", _config(silent_detector))
+    assert slow.detections["slow_motion_aliased"].tolist() == [False]

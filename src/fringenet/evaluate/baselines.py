@@ -286,6 +286,11 @@ Calibrated on fringenet's own simulator, motionless stacks only (``python benchm
 the 95th percentile over those stacks of the smallest seed threshold that keeps each under 1 % flagged."""
 
 
+ALIASING_RAD_PER_PX = np.pi / 2
+"""A quarter cycle per pixel within one pair: beyond it, noise wraps the pair's differences and the stacked rate
+may be aliased."""
+
+
 @dataclass(frozen=True)
 class SlowMotionDetection:
     """Result of :func:`stacked_rate_anomaly` (arrays ``(y, x)``)."""
@@ -300,6 +305,9 @@ class SlowMotionDetection:
     """Phase rate from the stacked gradients (rad/yr, mean zero: relative)."""
     usable: NDArray[np.bool_]
     """Pixels tested: usable as given and with a finite phase in some pair."""
+    aliased: NDArray[np.bool_]
+    """Pixels whose estimated gradient exceeds :data:`ALIASING_RAD_PER_PX` in the longest pair: the rate may be
+    aliased there (read low)."""
     background_px: int
     """Side of the median background window (px)."""
 
@@ -357,11 +365,12 @@ def stacked_rate_anomaly(
     """
     from skimage.filters import apply_hysteresis_threshold
 
-    from fringenet.insar.gradients import stacked_rate_and_coverage
+    from fringenet.insar.gradients import stacked_rate_details
 
     _check_window(smooth_px)
-    rate, coverage = stacked_rate_and_coverage(wrapped_stack, spans_years, coherence_stack)
-    keep = coverage > 0
+    stacked = stacked_rate_details(wrapped_stack, spans_years, coherence_stack)
+    rate = stacked.rate
+    keep = stacked.coverage > 0
     if usable is not None:
         given = np.asarray(usable, dtype=bool)
         if given.shape != rate.shape:
@@ -384,6 +393,10 @@ def stacked_rate_anomaly(
         if spread > 0:
             z = np.where(keep, (anomaly - centre) / spread, 0.0).astype(np.float32)
             mask = apply_hysteresis_threshold(np.abs(z), threshold / 2.0, threshold) & keep
+    # the stacked gradients assume less than half a cycle per pixel in every pair; a quarter in the longest pair
+    # is where noise starts to wrap them, and a wrapped gradient reads low: such pixels are flagged, not trusted
+    longest = float(np.max(np.abs(np.asarray(spans_years, dtype=np.float64))))
+    aliased = keep & (stacked.gradient * longest > ALIASING_RAD_PER_PX)
     return SlowMotionDetection(
-        mask, z, anomaly.astype(np.float32), rate.astype(np.float32), keep, background_px
+        mask, z, anomaly.astype(np.float32), rate.astype(np.float32), keep, aliased, background_px
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import fft, ndimage
 
 from fringenet.conventions import wrap
 from fringenet.errors import InputError
@@ -198,8 +199,6 @@ def integrate_gradient_field(along_x: ArrayLike, along_y: ArrayLike) -> NDArray[
     ndarray of float64, ``(y, x)``
         The integral in the unit of the gradients, with mean zero.
     """
-    from scipy import fft
-
     gx = np.nan_to_num(np.array(along_x, dtype=np.float64))
     gy = np.nan_to_num(np.array(along_y, dtype=np.float64))
     if gx.ndim != 2 or gx.shape != gy.shape:
@@ -259,7 +258,7 @@ def stacked_rate(
         Phase rate (rad/yr) up to a constant. Convert with
         :func:`fringenet.conventions.phase_to_displacement` for a LOS velocity (m/yr).
     """
-    return stacked_rate_and_coverage(wrapped_stack, spans_years, coherence_stack)[0]
+    return stacked_rate_details(wrapped_stack, spans_years, coherence_stack).rate
 
 
 def _pairwise(stack: Any) -> Any:
@@ -268,10 +267,22 @@ def _pairwise(stack: Any) -> Any:
     return stack if hasattr(stack, "shape") and hasattr(stack, "__getitem__") else np.asarray(stack)
 
 
-def stacked_rate_and_coverage(
+@dataclass(frozen=True)
+class StackedRate:
+    """:func:`stacked_rate` with what else its pass over the pairs gives (arrays ``(y, x)``)."""
+
+    rate: NDArray[np.float64]
+    """Phase rate (rad/yr, mean zero)."""
+    coverage: NDArray[np.int64]
+    """Number of pairs with a finite phase."""
+    gradient: NDArray[np.float64]
+    """Magnitude of the rate's gradient (rad/yr per pixel) averaged over 3 x 3 px, before integration."""
+
+
+def stacked_rate_details(
     wrapped_stack: ArrayLike, spans_years: ArrayLike, coherence_stack: ArrayLike | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """:func:`stacked_rate` and, per pixel, the number of pairs with a finite phase (one pass)."""
+) -> StackedRate:
+    """:func:`stacked_rate` with the per-pixel pair coverage and rate gradient (one pass over the pairs)."""
     stack = _pairwise(wrapped_stack)
     shape = tuple(stack.shape)
     spans = np.asarray(spans_years, dtype=np.float64)
@@ -306,4 +317,6 @@ def stacked_rate_and_coverage(
     rates = {}
     for axis, (numerator, denominator) in sums.items():
         rates[axis] = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
-    return integrate_gradient_field(rates["x"], rates["y"]), coverage
+    # of the vector averaged over 3 x 3 px: noise, whose wrapped gradients point anywhere, averages down
+    gradient = np.hypot(ndimage.uniform_filter(rates["x"], 3), ndimage.uniform_filter(rates["y"], 3))
+    return StackedRate(integrate_gradient_field(rates["x"], rates["y"]), coverage, gradient)

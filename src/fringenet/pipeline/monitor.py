@@ -590,6 +590,13 @@ def _detect(
         detections["found_by"] = np.where(found & slowly, "both", np.where(slowly, "slow_motion", "detector"))
         labels, n_labels = _target_labels(mask, config.min_pixels)
         detections["slow_motion_velocity_m_per_yr"] = ring_referenced_velocities(labels, n_labels, slow)
+        aliased = _target_means(mask, slow.detection.aliased.astype(np.float32), config.min_pixels) > 0
+        detections["slow_motion_aliased"] = aliased
+        if aliased.any():
+            notes.append(
+                f"slow-motion stage: {int(aliased.sum())} target(s) steeper than a quarter cycle per pixel in the "
+                "longest pair; their stacked velocity may read low (slow_motion_aliased)"
+            )
         files["slow_motion_z"] = _write_layer(ds, slow.detection.z, out / "slow_motion_z.tif")
         files["slow_motion_velocity"] = _write_layer(
             ds, slow.velocity_m_per_yr, out / "slow_motion_velocity.tif"
