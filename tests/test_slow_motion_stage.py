@@ -25,9 +25,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 RATE = 15.0  # rad/yr at the bowl's centre: 0.08 fringe per 12-day pair, under 0.5 rad of noise per pair
 
 
-def slow_stack(n_dates: int, rate: float = RATE, size: int = 80, seed: int = 1) -> xr.Dataset:
+def slow_stack(
+    n_dates: int, rate: float = RATE, size: int = 80, seed: int = 1, unwrapped: bool = False
+) -> xr.Dataset:
     """Dates 12 days apart, each paired with its next three; a Gaussian bowl moving at ``rate`` rad/yr under
-    smooth per-date atmosphere (about a radian) and phase noise."""
+    smooth per-date atmosphere (about a radian) and phase noise; the phase wrapped unless ``unwrapped``."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     bowl = np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (2 * 5.0**2))
@@ -38,7 +40,8 @@ def slow_stack(n_dates: int, rate: float = RATE, size: int = 80, seed: int = 1) 
     phase = np.array([rate * bowl * (years[j] - years[i]) + atmosphere[j] - atmosphere[i] for i, j in pairs])
     phase += rng.normal(0, 0.5, phase.shape)
     return make_dataset(
-        {"wrapped_phase": np.angle(np.exp(1j * phase)).astype(np.float32),
+        {"unwrapped_phase" if unwrapped else "wrapped_phase":
+             (phase if unwrapped else np.angle(np.exp(1j * phase))).astype(np.float32),
          "coherence": np.full(phase.shape, 0.7, np.float32)},
         transform=Affine(30.0, 0, 400_000.0, 0, -30.0, 5_000_000.0), crs="EPSG:32633",
         reference_dates=[dates[i] for i, _ in pairs], secondary_dates=[dates[j] for _, j in pairs],
@@ -186,3 +189,16 @@ def test_a_mover_too_steep_for_the_stacked_gradients_is_flagged_as_aliased(
     assert any("steeper than a quarter cycle per pixel" in n for n in fast.notes)
     slow = run_detect(slow_stack(13), tmp_path / "slow", _config(silent_detector))
     assert slow.detections["slow_motion_aliased"].tolist() == [False]
+
+
+def test_monitor_measures_a_slow_target_of_a_stack_of_unwrapped_pairs(
+    silent_detector: Path, tmp_path: Path
+) -> None:
+    """A folder of unwrapped pairs (PyRate's layout): the stage's target is measured, not a KeyError."""
+    from fringenet.pipeline.monitor import MonitorConfig, run_monitor
+
+    config = MonitorConfig(model=silent_detector, mask="none", scheduler="inline")
+    result = run_monitor(slow_stack(13, unwrapped=True), tmp_path / "run", config)
+    assert len(result.detections) == 1 and np.isfinite(result.detections["velocity_m_per_yr"]).all()
+    assert result.detections["velocity_m_per_yr"].iloc[0] < 0  # the bowl moves away from the satellite
+    assert any("re-wrapped unwrapped phase" in n for n in result.notes)

@@ -853,6 +853,8 @@ def measure_targets(
     if z_path.exists():  # a target's slow flanks, below the detection threshold, are no reference either
         others |= np.abs(_read_tif(z_path)) >= REFERENCE_MAX_Z
     unwrapper = _unwrapper(config)
+    if "wrapped_phase" not in ds:
+        notes.append("the targets are measured on the re-wrapped unwrapped phase (unwrapped again per crop)")
     jobs = []
     for _, row in detections.iterrows():
         target = rasterize([(row.geometry, 1)], out_shape=shape, transform=grid, dtype="uint8").astype(bool)
@@ -862,7 +864,7 @@ def measure_targets(
         looks = int(np.ceil(max(r1 - r0, c1 - c0) / config.max_crop_px))
         target_id = str(row["target_id"])
         layers = {
-            "wrapped": np.asarray(crop["wrapped_phase"].values, dtype=np.float64),
+            "wrapped": _wrapped_phase(crop),
             "coherence": np.asarray(crop["coherence"].values, dtype=np.float64)
             if "coherence" in crop
             else None,
@@ -915,6 +917,13 @@ def measure_targets(
         }
         notes.extend(f"{target_id}: {n}" for n in result.notes)
     return measurements
+
+
+def _wrapped_phase(crop: xr.Dataset) -> NDArray[np.float64]:
+    """The crop's wrapped phase (rad), or its unwrapped phase wrapped."""
+    if "wrapped_phase" in crop:
+        return np.asarray(crop["wrapped_phase"].values, dtype=np.float64)
+    return np.angle(np.exp(1j * np.asarray(crop["unwrapped_phase"].values, dtype=np.float64)))
 
 
 def _multilooked(layers: dict[str, Any], looks: int) -> dict[str, Any]:
