@@ -65,6 +65,7 @@ def test_the_stage_finds_a_slow_bowl_and_measures_its_relative_velocity(
     result = run_detect(slow_stack(13), tmp_path / "run", _config(silent_detector))
     targets = result.detections
     assert len(targets) == 1 and targets["found_by"].tolist() == ["slow_motion"]
+    assert targets["detector"].tolist() == ["stacked rate (slow-motion stage)"]
     # phase rate +15 rad/yr is motion away from the satellite: -15 λ / 4π = -6.6 cm/yr at the centre
     peak = -RATE * SENTINEL1_WAVELENGTH_M / (4 * np.pi)
     assert peak < targets["slow_motion_velocity_m_per_yr"].iloc[0] < 0.2 * peak

@@ -588,6 +588,13 @@ def _detect(
         found = _target_means(mask, found_by_detector.astype(np.float32), config.min_pixels) > 0
         slowly = _target_means(mask, slow.detection.mask.astype(np.float32), config.min_pixels) > 0
         detections["found_by"] = np.where(found & slowly, "both", np.where(slowly, "slow_motion", "detector"))
+        # the detector column names what found the target, as the report shows it
+        network = detections["detector"].astype(str)
+        detections["detector"] = np.where(
+            found & slowly,
+            network + " + " + SLOW_MOTION_DETECTOR,
+            np.where(slowly, SLOW_MOTION_DETECTOR, network),
+        )
         labels, n_labels = _target_labels(mask, config.min_pixels)
         detections["slow_motion_velocity_m_per_yr"] = ring_referenced_velocities(labels, n_labels, slow)
         aliased = _target_means(mask, slow.detection.aliased.astype(np.float32), config.min_pixels) > 0
@@ -821,6 +828,9 @@ def run_monitor(
     result.files["report"] = write_report(out)
     return result
 
+
+SLOW_MOTION_DETECTOR = "stacked rate (slow-motion stage)"
+"""The ``detector`` attribute of a target the slow-motion stage found."""
 
 REFERENCE_MAX_Z = 2.0
 """Reference pixels must also look stable to the slow-motion stage: its robust z-score below this."""
