@@ -151,13 +151,15 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_bundle(tmp_path_factory.mktemp("bundle") / "detector")
 
 
-def _run_geocoded(command: str, product: Path, detector: Path, tmp_path: Path) -> gpd.GeoDataFrame:
+def _run_geocoded(
+    command: str, product: Path, detector: Path, tmp_path: Path, *extra: str
+) -> gpd.GeoDataFrame:
     """``command`` on a radar-geometry ``product`` with the MintPy lookup at threshold 0 (the whole scene is
     one target); its targets, checked to be that scene in EPSG:4326."""
     lookup = _write_mintpy(tmp_path / "geometryRadar.h5")
     result = CliRunner().invoke(app, [
         command, str(product), "--out", str(tmp_path / "run"), "--model", str(detector), "--mask", "none",
-        "--threshold", "0", "--lookup", str(lookup), "--scheduler", "inline",
+        "--threshold", "0", "--lookup", str(lookup), "--scheduler", "inline", *extra,
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "geocoded with geometryRadar.h5" in result.output
@@ -231,9 +233,14 @@ def test_monitor_measures_on_the_radar_grid_and_stores_lon_lat_targets(
     stack.mkdir()
     for pair in ("20200101_20200113", "20200113_20200125", "20200101_20200125"):
         _radar_tif(stack / f"ifg_{pair}_wrapped.tif", rng.uniform(-3, 3, (H, W)))
-    _run_geocoded("monitor", stack, detector, tmp_path)
+    _run_geocoded("monitor", stack, detector, tmp_path, "--slow-motion", "on")
     inventory = gpd.read_file(tmp_path / "run" / "inventory.gpkg", layer="targets")
     assert inventory.crs is not None and len(inventory) == 1
+    # the slow-motion stage's velocity on the map grid too; its other rasters stay on the radar grid
+    with rasterio.open(tmp_path / "run" / "slow_motion_velocity_geo.tif") as src:
+        assert src.crs.to_epsg() == 4326
+    with rasterio.open(tmp_path / "run" / "slow_motion_velocity.tif") as src:
+        assert src.crs is None
 
 
 def test_isce_images_gdal_cannot_open_are_read_from_their_xml(

@@ -616,6 +616,12 @@ def _detect(
         from fringenet.io.lookup import geocode_polygons
 
         files.update(_write_geocoded(lookup, probability, mask, out))
+        if slow is not None:
+            from fringenet.io.lookup import write_geocoded
+
+            files["slow_motion_velocity_geo"] = write_geocoded(
+                slow.velocity_m_per_yr, lookup, out / "slow_motion_velocity_geo.tif"
+            )
         geocoded = geocode_polygons(detections, lookup)
         files["detections"] = write_detections(geocoded, out)
         if command == "detect":  # monitor measures on the radar grid first, then geocodes

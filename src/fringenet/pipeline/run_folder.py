@@ -18,7 +18,7 @@ from fringenet.io.atomic import remove_stale_temporaries, writable_folder
 
 #: Files a detect or monitor run writes at the top of its folder.
 RUN_FILES: tuple[str, ...] = (
-    "run.json", "probability.tif", "detections.tif", "probability_geo.tif", "detections_geo.tif", "velocity.tif", "unusable.tif", "slow_motion_z.tif", "slow_motion_velocity.tif", "detections.geojson",
+    "run.json", "probability.tif", "detections.tif", "probability_geo.tif", "detections_geo.tif", "velocity.tif", "unusable.tif", "slow_motion_z.tif", "slow_motion_velocity.tif", "slow_motion_velocity_geo.tif", "detections.geojson",
     "detections.gpkg", "quicklook.nc", "inventory.gpkg", "inventory.gpkg-journal", "inventory.gpkg-wal",
     "inventory.gpkg-shm", "report.html",
 )  # fmt: skip
