@@ -17,7 +17,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from fringenet.conventions import SENTINEL1_WAVELENGTH_M, phase_to_displacement
+from fringenet.conventions import SENTINEL1_WAVELENGTH_M, days_to_years, phase_to_displacement
+from fringenet.detect.sources import MASK_LAYERS, ruled_out
 from fringenet.errors import InputError
 from fringenet.evaluate.baselines import SlowMotionDetection, stacked_rate_anomaly
 from fringenet.io.schema import PAIR_DIM, is_stack
@@ -26,7 +27,6 @@ SlowMotionSetting = Literal["auto", "on", "off"]
 MIN_DATES = 5
 """``auto`` runs the stage on stacks of at least this many dates: with fewer, a mover must make about a
 fringe over the stack to be found (recall 50 % at 160 mm/yr with 6 dates), which the per-pair detector sees."""
-DAYS_PER_YEAR = 365.25
 STABLE_Z = 2.0
 """Pixels whose robust z-score stays below this look still to the stage: reference areas are drawn from them."""
 
@@ -49,7 +49,7 @@ def pair_spans_years(ds: xr.Dataset) -> NDArray[np.float64] | None:
         return None
     reference = np.asarray(ds["reference_date"].values).astype("datetime64[D]")
     secondary = np.asarray(ds["secondary_date"].values).astype("datetime64[D]")
-    return (secondary - reference).astype(np.float64) / DAYS_PER_YEAR
+    return np.asarray(days_to_years((secondary - reference).astype(np.int64)), dtype=np.float64)
 
 
 def plan_slow_motion(ds: xr.Dataset, setting: SlowMotionSetting, source: str) -> tuple[bool, str | None]:
@@ -96,14 +96,14 @@ def detect_slow_motion(
     if coherence is None:
         notes.append("slow-motion detection: no coherence layer, every pair weighted alike")
     keep = np.ones(phase.shape[1:], dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
-    for layer, bad in (("valid", 0), ("water", 1), ("layover", 1)):
+    for layer in MASK_LAYERS:
         if layer in ds:
             values = ds[layer].transpose(..., "y", "x")
             for k in range(values.sizes[PAIR_DIM]) if PAIR_DIM in values.dims else [None]:
                 one = (
                     values if k is None else values.isel({PAIR_DIM: k})
-                )  # a pair at a time: memory of one layer
-                keep &= np.nan_to_num(np.asarray(one.values, dtype=np.float32), nan=1 - bad) != bad
+                )  # a pair at a time: one layer's memory
+                keep &= ~ruled_out(layer, np.asarray(one.values, dtype=np.float32))
     if pixel_m is None:
         notes.append("slow-motion detection: pixel spacing unknown, background window of 63 px")
     detection = stacked_rate_anomaly(phase, spans, coherence, keep, pixel_m=pixel_m)

@@ -203,6 +203,16 @@ class GeoTiffSource:
         return out
 
 
+MASK_LAYERS: dict[str, int] = {"valid": 0, "water": 1, "layover": 1}
+"""Layers that rule pixels out, each with the value that does: outside ``valid``, inside ``water`` or ``layover``."""
+
+
+def ruled_out(layer: str, values: NDArray[Any]) -> NDArray[np.bool_]:
+    """Where the mask ``layer`` (a key of :data:`MASK_LAYERS`) rules pixels out; NaN rules nothing out."""
+    bad = MASK_LAYERS[layer]
+    return np.asarray(np.nan_to_num(values, nan=1 - bad) == bad)
+
+
 _OPTIONAL = (
     "unwrapped_phase",
     "coherence",
@@ -286,10 +296,10 @@ class DatasetSource:
             phase = self._values(sub, self._phase, pair)
             assert phase is not None
             missing = np.zeros(phase.shape, dtype=bool)
-            for mask, bad in (("valid", 0), ("water", 1), ("layover", 1)):
+            for mask in MASK_LAYERS:
                 values = self._values(sub, mask, pair)
                 if values is not None:
-                    missing |= np.nan_to_num(values, nan=1 - bad) == bad
+                    missing |= ruled_out(mask, values)
             phase[missing] = np.nan
             layers = PairLayers(self.name, phase, self.pixel_size_m, self.wavelength_m)
             for name in _OPTIONAL:

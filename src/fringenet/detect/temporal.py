@@ -42,6 +42,7 @@ from fringenet.data.sequences import (
     terrain_inputs,
 )
 from fringenet.detect.scene import SceneScan, padding_note
+from fringenet.detect.sources import MASK_LAYERS, ruled_out
 from fringenet.detect.windows import BandBlender, blend_weights, check_window, window_origins
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
@@ -152,10 +153,10 @@ class PreparedStack:
         assert phase is not None
         if self.phase_name == "unwrapped_phase":
             phase = np.asarray(wrap(phase), dtype=np.float64)
-        for mask, bad in (("valid", 0), ("water", 1), ("layover", 1)):
+        for mask in MASK_LAYERS:
             values = self._layer(mask, rows, cols)
             if values is not None:  # (y, x) masks broadcast over the pairs
-                phase = np.where(np.nan_to_num(values, nan=1 - bad) == bad, np.nan, phase)
+                phase = np.where(ruled_out(mask, values), np.nan, phase)
         return phase, self._layer("coherence", rows, cols)
 
     def inputs(self, phase: F64, coherence: F64 | None, row0: int, col0: int) -> StackInputs:

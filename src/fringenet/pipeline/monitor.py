@@ -24,6 +24,7 @@ from affine import Affine
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fringenet.conventions import wrap
 from fringenet.errors import InputError
 from fringenet.io.atomic import atomic_path
 from fringenet.io.schema import PAIR_DIM, is_stack, pixel_size_m, wavelength_of
@@ -939,7 +940,7 @@ def _wrapped_phase(crop: xr.Dataset) -> NDArray[np.float64]:
     """The crop's wrapped phase (rad), or its unwrapped phase wrapped."""
     if "wrapped_phase" in crop:
         return np.asarray(crop["wrapped_phase"].values, dtype=np.float64)
-    return np.angle(np.exp(1j * np.asarray(crop["unwrapped_phase"].values, dtype=np.float64)))
+    return np.asarray(wrap(np.asarray(crop["unwrapped_phase"].values, dtype=np.float64)))
 
 
 def _multilooked(layers: dict[str, Any], looks: int) -> dict[str, Any]:
