@@ -144,16 +144,20 @@ def ring_referenced_velocities(
     from scipy import ndimage
 
     out = np.full(n_labels, np.nan)
-    velocity = result.velocity_m_per_yr
+    sizes = np.bincount(labels.ravel(), minlength=n_labels + 1)
     for index, window in enumerate(ndimage.find_objects(labels), start=1):
         if window is None:
             continue
-        target = labels == index
-        reach = max(10, int(np.sqrt(target.sum())))
+        reach = max(10, int(np.sqrt(sizes[index])))
+        # the target's box grown by the ring's reach holds all of its ring: dilate there, not over the scene
+        box = tuple(slice(max(0, w.start - reach), w.stop + reach) for w in window)
+        crop = labels[box]
+        target = crop == index
         near = ndimage.binary_dilation(target, iterations=reach) & ~ndimage.binary_dilation(
             target, iterations=buffer_px
         )
-        ring = near & result.stable & ~(labels > 0)
+        velocity = result.velocity_m_per_yr[box]
+        ring = near & result.stable[box] & ~(crop > 0)
         inside = target & np.isfinite(velocity)
         if ring.any() and inside.any():
             out[index - 1] = float(np.median(velocity[inside]) - np.median(velocity[ring]))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -39,6 +39,9 @@ from fringenet.pipeline.radar import (
     with_radar_terrain,
 )
 from fringenet.pipeline.run_folder import check_run_folder, clear_run_folder
+
+if TYPE_CHECKING:
+    from fringenet.detect.slow_motion import SlowMotionResult
 
 
 class DetectConfig(BaseModel):
@@ -405,10 +408,6 @@ def _ground_pixel_m(ds: xr.Dataset) -> float | None:
     return None if spacing is None else float(np.mean(spacing))
 
 
-def _write_mask(ds: xr.Dataset, mask: NDArray[np.bool_], path: Path) -> Path:
-    return _write_layer(ds, mask, path)
-
-
 def _write_layer(ds: xr.Dataset, layer: NDArray[np.bool_] | NDArray[np.float32], path: Path) -> Path:
     """One ``(y, x)`` layer on the grid of ``ds``: a mask as uint8, else float32 with NaN as nodata."""
     import rasterio
@@ -500,7 +499,7 @@ def _detect(
     """
     from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
-    from fringenet.detect.slow_motion import detect_slow_motion, plan_slow_motion, ring_referenced_velocities
+    from fringenet.detect.slow_motion import detect_slow_motion, plan_slow_motion
     from fringenet.detect.sources import DatasetSource
     from fringenet.detect.temporal import PreparedStack, TemporalScan, prepare_stack, scan_stack
     from fringenet.detect.vectorise import vectorise_detections, write_detections
@@ -563,7 +562,7 @@ def _detect(
         mask |= slow.detection.mask
     if unusable is not None:
         mask &= ~unusable
-        _write_mask(ds, unusable, out / "unusable.tif")
+        _write_layer(ds, unusable, out / "unusable.tif")
     min_slope = config.min_slope_deg
     if min_slope is None:
         min_slope = default_min_slope(config.target_type)
@@ -574,7 +573,7 @@ def _detect(
         mask = slope_filter(mask, slope, min_slope)
         notes.append(f"slope filter: detections on slopes below {min_slope:g} deg dropped")
     mask = remove_small_objects(mask, config.min_pixels)
-    _write_mask(ds, mask, out / "detections.tif")
+    _write_layer(ds, mask, out / "detections.tif")
     seen = _last_date(ds)
     radar = is_radar_geometry(ds)
     detections = vectorise_detections(
@@ -585,34 +584,17 @@ def _detect(
         seen=seen, pixel_spacing_m=ground_spacing_m(ds)[0] if radar else None,
     )  # fmt: skip
     files = {"probability": scan.probability_path, "detections_tif": out / "detections.tif"}
-    if slow is not None:
-        found = _target_means(mask, found_by_detector.astype(np.float32), config.min_pixels) > 0
-        slowly = _target_means(mask, slow.detection.mask.astype(np.float32), config.min_pixels) > 0
-        detections["found_by"] = np.where(found & slowly, "both", np.where(slowly, "slow_motion", "detector"))
-        # the detector column names what found the target, as the report shows it
-        network = detections["detector"].astype(str)
-        detections["detector"] = np.where(
-            found & slowly,
-            network + " + " + SLOW_MOTION_DETECTOR,
-            np.where(slowly, SLOW_MOTION_DETECTOR, network),
-        )
-        labels, n_labels = _target_labels(mask, config.min_pixels)
-        detections["slow_motion_velocity_m_per_yr"] = ring_referenced_velocities(labels, n_labels, slow)
-        aliased = _target_means(mask, slow.detection.aliased.astype(np.float32), config.min_pixels) > 0
-        detections["slow_motion_aliased"] = aliased
-        if aliased.any():
-            notes.append(
-                f"slow-motion stage: {int(aliased.sum())} target(s) steeper than a quarter cycle per pixel in the "
-                "longest pair; their stacked velocity may read low (slow_motion_aliased)"
+    if slow is not None or isinstance(scan, TemporalScan):  # per-target attributes on the labels vectorised
+        targets = _target_labels(mask, config.min_pixels)
+        if slow is not None:
+            _add_slow_motion_attributes(detections, targets, found_by_detector, slow, notes)
+            files["slow_motion_z"] = _write_layer(ds, slow.detection.z, out / "slow_motion_z.tif")
+            files["slow_motion_velocity"] = _write_layer(
+                ds, slow.velocity_m_per_yr, out / "slow_motion_velocity.tif"
             )
-        files["slow_motion_z"] = _write_layer(ds, slow.detection.z, out / "slow_motion_z.tif")
-        files["slow_motion_velocity"] = _write_layer(
-            ds, slow.velocity_m_per_yr, out / "slow_motion_velocity.tif"
-        )
-    if isinstance(scan, TemporalScan):
-        velocity = _read_tif(scan.velocity_path)
-        detections["model_velocity_m_per_yr"] = _target_means(mask, velocity, config.min_pixels)
-        files["velocity"] = scan.velocity_path
+        if isinstance(scan, TemporalScan):
+            detections["model_velocity_m_per_yr"] = _target_means(targets, _read_tif(scan.velocity_path))
+            files["velocity"] = scan.velocity_path
     if lookup is not None:
         from fringenet.io.lookup import geocode_polygons
 
@@ -652,18 +634,45 @@ def _target_labels(mask: NDArray[np.bool_], min_pixels: int) -> tuple[NDArray[np
 
 
 def _target_means(
-    mask: NDArray[np.bool_], values: NDArray[np.floating], min_pixels: int
+    targets: tuple[NDArray[np.int32], int], values: NDArray[np.floating]
 ) -> NDArray[np.float64]:
-    """Mean of the finite ``values`` over each target, in the row order of ``vectorise_detections``."""
+    """Mean of the finite ``values`` over each of the ``(labels, n)`` targets of :func:`_target_labels`."""
     from scipy import ndimage
 
-    labels, n = _target_labels(mask, min_pixels)
+    labels, n = targets
     index = np.arange(1, n + 1)
     finite = np.isfinite(values)
     total = np.asarray(ndimage.sum_labels(np.where(finite, values, 0.0), labels, index), dtype=float)
     count = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
+
+
+def _add_slow_motion_attributes(
+    detections: Any, targets: tuple[NDArray[np.int32], int], found_by_detector: NDArray[np.bool_],
+    slow: SlowMotionResult, notes: list[str],
+) -> None:  # fmt: skip
+    """Per target: what found it (``found_by``, and the ``detector`` column as the report shows it), the
+    slow-motion stage's ring-referenced velocity and whether that may be aliased."""
+    from fringenet.detect.slow_motion import ring_referenced_velocities
+
+    found = _target_means(targets, found_by_detector.astype(np.float32)) > 0
+    slowly = _target_means(targets, slow.detection.mask.astype(np.float32)) > 0
+    detections["found_by"] = np.where(found & slowly, "both", np.where(slowly, "slow_motion", "detector"))
+    network = detections["detector"].astype(str)
+    detections["detector"] = np.where(
+        found & slowly,
+        network + " + " + SLOW_MOTION_DETECTOR,
+        np.where(slowly, SLOW_MOTION_DETECTOR, network),
+    )
+    detections["slow_motion_velocity_m_per_yr"] = ring_referenced_velocities(*targets, slow)
+    aliased = _target_means(targets, slow.detection.aliased.astype(np.float32)) > 0
+    detections["slow_motion_aliased"] = aliased
+    if aliased.any():
+        notes.append(
+            f"slow-motion stage: {int(aliased.sum())} target(s) steeper than a quarter cycle per pixel in the "
+            "longest pair; their stacked velocity may read low (slow_motion_aliased)"
+        )
 
 
 def _crs(ds: xr.Dataset) -> str:
