@@ -85,7 +85,7 @@ def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDO
     mean = box_mean_complex64(z, window)
     weight = uniform_filter(valid.astype(np.float32), window, mode="constant")
     # the fringe rate is the local ramp the pseudo-coherence removes: computed once for both
-    coherence, rate_y, rate_x = phasor_coherence(z, valid, window=window)
+    coherence, rate_y, rate_x = phasor_coherence(z, valid, window=window, valid_fraction=weight)
     rate = np.hypot(rate_x, rate_y)
     angle = np.angle(mean)
     ok = valid & (weight > 0.5 / window**2)

@@ -119,10 +119,11 @@ def coherence_and_fringe_frequency(
 
 def phasor_coherence(
     z: NDArray[np.complex64], valid: NDArray[np.bool_], window: int | tuple[int, int] = 5, *,
-    remove_ramp: bool = True,
+    remove_ramp: bool = True, valid_fraction: NDArray[np.float32] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:  # fmt: skip
     """:func:`coherence_and_fringe_frequency` of the unit phasors :func:`unit_phasors` made (for callers that
-    need the phasors as well, so they are made once)."""
+    need the phasors as well, so they are made once). ``valid_fraction``, the boxcar mean of ``valid`` over
+    ``window`` (``uniform_filter`` of it as float32, zero outside), saves that pass to a caller that has it."""
     wy, wx = _window(window, "coherence_from_phase")
     ny, nx = z.shape
     hy, hx = wy // 2, wx // 2
@@ -156,7 +157,9 @@ def phasor_coherence(
             row += zp[oy : oy + ny, ox : ox + nx]
         total *= step_y
         total += row
-    count = np.rint(uniform_filter(valid.astype(np.float32), (wy, wx), mode="constant") * (wy * wx))
+    if valid_fraction is None:
+        valid_fraction = uniform_filter(valid.astype(np.float32), (wy, wx), mode="constant")
+    count = np.rint(valid_fraction * (wy * wx))
     with np.errstate(invalid="ignore", divide="ignore"):
         coh = np.abs(total) / count  # whole pixels (the filter sums in floating point)
     coh = np.clip(coh, 0.0, 1.0).astype(np.float64)
