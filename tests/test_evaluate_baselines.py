@@ -127,26 +127,12 @@ def test_stacked_gradient_otsu_flags_a_steady_bowl_not_the_noise() -> None:
 
 
 def _slow_stack(rate_peak: float, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """30 pairs of 12-36 days, a Gaussian bowl of ``rate_peak`` rad/yr (a tenth of a fringe per pair at
-    10 rad/yr), per-date smooth atmosphere and phase noise; returns (wrapped, spans in yr, bowl pattern)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:80, :80]
-    pattern = np.exp(-((yy - 40) ** 2 + (xx - 40) ** 2) / (2 * 5.0**2))
-    dates = np.arange(13) * 12 / 365.25
-    atmosphere = np.array([ndimage_smooth(rng.normal(0, 1.0, (80, 80))) for _ in dates])
-    pairs = [(i, j) for i in range(13) for j in range(i + 1, min(13, i + 4))]
-    spans = np.array([dates[j] - dates[i] for i, j in pairs])
-    phase = np.array(
-        [rate_peak * pattern * (dates[j] - dates[i]) + atmosphere[j] - atmosphere[i] for i, j in pairs]
-    )
-    phase += rng.normal(0, 0.5, phase.shape)
+    """30 pairs of 12-36 days over 13 dates, a Gaussian bowl of ``rate_peak`` rad/yr (a tenth of a fringe per pair
+    at 10 rad/yr): (wrapped phase, spans in yr, bowl pattern)."""
+    from slow_stacks import slow_bowl_phase
+
+    phase, spans, pattern, _ = slow_bowl_phase(13, rate_peak, seed=seed)
     return np.angle(np.exp(1j * phase)), spans, pattern
-
-
-def ndimage_smooth(noise: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
-    return ndimage.gaussian_filter(noise, 12) * 12  # long-wavelength delay of about a radian
 
 
 def test_stacked_rate_anomaly_finds_slow_steady_motion_and_flags_nothing_without_it() -> None:

@@ -12,13 +12,13 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
-from scipy import ndimage
 
 from bundles import tiny_bundle
 from fringenet.conventions import SENTINEL1_WAVELENGTH_M
 from fringenet.errors import InputError
 from fringenet.io.schema import make_dataset
 from fringenet.pipeline.monitor import DetectConfig, run_detect
+from slow_stacks import slow_bowl_phase
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,15 +30,8 @@ def slow_stack(
 ) -> xr.Dataset:
     """Dates 12 days apart, each paired with its next three; a Gaussian bowl moving at ``rate`` rad/yr under
     smooth per-date atmosphere (about a radian) and phase noise; the phase wrapped unless ``unwrapped``."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    bowl = np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (2 * 5.0**2))
+    phase, _, _, pairs = slow_bowl_phase(n_dates, rate, size, seed)
     dates = [dt.date(2021, 3, 1) + dt.timedelta(days=12 * k) for k in range(n_dates)]
-    years = np.arange(n_dates) * 12 / 365.25
-    atmosphere = [ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), 12) * 12 for _ in dates]
-    pairs = [(i, j) for i in range(n_dates) for j in range(i + 1, min(n_dates, i + 4))]
-    phase = np.array([rate * bowl * (years[j] - years[i]) + atmosphere[j] - atmosphere[i] for i, j in pairs])
-    phase += rng.normal(0, 0.5, phase.shape)
     return make_dataset(
         {"unwrapped_phase" if unwrapped else "wrapped_phase":
              (phase if unwrapped else np.angle(np.exp(1j * phase))).astype(np.float32),
