@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from torch import nn
 
 import fringenet.models.segmentation  # noqa: F401  (the torchvision shim before smp/timm load)
 from fringenet.detect import DatasetSource, GeoTiffSource, blend_weights, connect, scan_scene, window_origins
-from fringenet.detect.scene import BandSettings, band_task
+from fringenet.detect.scene import BandSettings, band_task, scan_bands
 from fringenet.detect.windows import BandBlender, taper
 from fringenet.errors import InputError
 from fringenet.io.schema import grid_dataset
@@ -235,6 +236,52 @@ def test_an_error_mid_scan_leaves_no_output(tmp_path: Path) -> None:
             (ConstantLogit(0.0, fail_after=2), info), source, tmp_path / "run", batch_size=1, device="cpu"
         )
     assert list((tmp_path / "run").iterdir()) == []
+
+
+class FailingRead(GeoTiffSource):
+    """A source whose read of rows below ``fail_row`` fails, as a truncated file does mid-scan."""
+
+    fail_row = 60
+
+    def read(self, row0: int, col0: int, height: int, width: int, pairs: object = None) -> object:  # type: ignore[override]
+        if row0 + height > self.fail_row:
+            raise InputError(self.name, "read failed")
+        return super().read(row0, col0, height, width, pairs=pairs)  # type: ignore[arg-type]
+
+
+def band_settings(window: int = 48, overlap: int = 12, batch: int = 2) -> BandSettings:
+    info = bundle_info(["cos_phase", "sin_phase"])
+    cols = tuple(window_origins(SHAPE[1], window, overlap))
+    return BandSettings(tuple(info.channels), info.normalisation, window, overlap, cols, batch, "cpu")
+
+
+def test_prefetched_bands_are_those_of_a_plain_scan_and_errors_surface_in_order(tmp_path: Path) -> None:
+    path = write_plain_tif(tmp_path / "a.pha.tif", random_phase(7), crs=CRS, transform=TRANSFORM)
+    settings = band_settings()
+    rows = window_origins(SHAPE[0], 48, 12)
+    plain = list(scan_bands(CosLogit(), GeoTiffSource(path), rows, settings, prefetch=False))
+    ahead = list(scan_bands(CosLogit(), GeoTiffSource(path), rows, settings, prefetch=True))
+    assert [b.row0 for b in ahead] == [b.row0 for b in plain] == rows
+    for a, b in zip(ahead, plain, strict=True):
+        assert np.array_equal(a.weighted, b.weighted) and np.array_equal(a.weight, b.weight)
+    # the thread's read error reaches the caller after the bands before it, not as a hang or a lost band
+    bands = scan_bands(CosLogit(), FailingRead(path), rows, settings, prefetch=True)
+    got = []
+    with pytest.raises(InputError, match=r"a\.pha\.tif.*read failed"):
+        for band in bands:
+            got.append(band.row0)
+    assert got == [r for r in rows if r + 48 + 8 <= FailingRead.fail_row]
+    assert not any(t.name == "fringenet-band-prefetch" for t in threading.enumerate())
+
+
+def test_closing_a_prefetched_scan_early_stops_its_thread(tmp_path: Path) -> None:
+    path = write_plain_tif(tmp_path / "a.pha.tif", random_phase(8), crs=CRS, transform=TRANSFORM)
+    bands = scan_bands(
+        CosLogit(), GeoTiffSource(path), window_origins(SHAPE[0], 32, 8), band_settings(32, 8, 1)
+    )
+    next(bands)
+    bands.close()  # type: ignore[attr-defined]
+    assert not any(t.name == "fringenet-band-prefetch" for t in threading.enumerate())
 
 
 def test_missing_layers_are_refused_before_the_scan_and_small_scenes_padded(tmp_path: Path) -> None:

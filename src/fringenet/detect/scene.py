@@ -14,13 +14,15 @@ differs between pairs, a deforming target does not.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -132,16 +134,74 @@ def _windows(
             yield col0, normalise(patch, ok, settings.normalisation, settings.channels), ok
 
 
-def scan_band(model: nn.Module, source: WindowSource, row0: int, settings: BandSettings) -> BandResult:
-    """Blend the predictions of every window (and pair) of the band starting at ``row0``."""
-    win, width = settings.window, source.shape[1]
-    weights = blend_weights(win, settings.overlap).astype(np.float64)
-    weighted = np.zeros((win, width))
-    weight = np.zeros((win, width))
-    notes: list[str] = []
-    device = torch.device(settings.device)
+_BandItem = tuple[int, tuple[int, NDArray[np.float32], NDArray[np.bool_]] | list[str]]
+"""``(row0, (col0, image, valid))`` for a window, ``(row0, notes)`` when band ``row0`` has no more."""
 
-    def flush(batch: list[tuple[int, NDArray[np.float32], NDArray[np.bool_]]]) -> None:
+
+def _band_stream(source: WindowSource, rows: Sequence[int], settings: BandSettings) -> Iterator[_BandItem]:
+    """The windows of each band in ``rows``, in order, each band closed by its notes."""
+    for row0 in rows:
+        notes: list[str] = []
+        for item in _windows(source, row0, settings, notes):
+            yield row0, item
+        yield row0, notes
+
+
+def _prefetched(items: Iterator[_BandItem], depth: int) -> Iterator[_BandItem]:
+    """``items`` computed on a thread ``depth`` ahead of the consumer.
+
+    Deriving channels (NumPy/SciPy) and the forward passes (torch, which releases the GIL) then overlap
+    instead of taking turns; the items and their order are the same. An error on the thread is raised
+    here, at the item where it happened; closing this generator stops the thread.
+    """
+    end = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((item, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((end, None))
+        except BaseException as err:  # re-raised on the consumer's side
+            queue.put((end, err))
+
+    thread = threading.Thread(target=produce, name="fringenet-band-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = queue.get()
+            if item is end:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with suppress(Empty):
+                queue.get(timeout=0.1)
+        thread.join()
+
+
+def predict_bands(
+    model: nn.Module, items: Iterator[_BandItem], settings: BandSettings, width: int
+) -> Iterator[BandResult]:
+    """Blend the predictions of every window (and pair) of each band of ``items`` into one result per band."""
+    win = settings.window
+    weights = blend_weights(win, settings.overlap).astype(np.float64)
+    device = torch.device(settings.device)
+    weighted, weight = np.zeros((win, width)), np.zeros((win, width))
+    batch: list[tuple[int, NDArray[np.float32], NDArray[np.bool_]]] = []
+
+    def flush() -> None:
         probs = predict_probabilities(
             model,
             np.stack([b[1] for b in batch]),
@@ -153,16 +213,42 @@ def scan_band(model: nn.Module, source: WindowSource, row0: int, settings: BandS
             w = weights * ok
             weighted[:, col0 : col0 + win] += w * p
             weight[:, col0 : col0 + win] += w
+        batch.clear()
 
-    batch: list[tuple[int, NDArray[np.float32], NDArray[np.bool_]]] = []
-    for item in _windows(source, row0, settings, notes):
-        batch.append(item)
-        if len(batch) == settings.batch_size:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
-    return BandResult(row0, weighted, weight, notes)
+    try:
+        for row0, item in items:
+            if isinstance(item, list):  # the band is complete
+                if batch:
+                    flush()
+                yield BandResult(row0, weighted, weight, item)
+                weighted, weight = np.zeros((win, width)), np.zeros((win, width))
+                continue
+            batch.append(item)
+            if len(batch) == settings.batch_size:
+                flush()
+    finally:
+        getattr(items, "close", lambda: None)()  # stops a prefetching thread when the scan ends early
+
+
+def scan_bands(
+    model: nn.Module,
+    source: WindowSource,
+    rows: Sequence[int],
+    settings: BandSettings,
+    *,
+    prefetch: bool = True,
+) -> Iterator[BandResult]:
+    """:class:`BandResult` of each band in ``rows``, in order; with ``prefetch`` the next windows' channels
+    are derived on a thread while the network runs on the current ones (the results are the same)."""
+    items = _band_stream(source, rows, settings)
+    if prefetch:
+        items = _prefetched(items, depth=2 * settings.batch_size)
+    return predict_bands(model, items, settings, source.shape[1])
+
+
+def scan_band(model: nn.Module, source: WindowSource, row0: int, settings: BandSettings) -> BandResult:
+    """Blend the predictions of every window (and pair) of the band starting at ``row0``."""
+    return next(scan_bands(model, source, [row0], settings, prefetch=False))
 
 
 _MODELS: dict[tuple[str, str, int], nn.Module] = {}
@@ -331,7 +417,7 @@ def scan_scene(
     if client is None:
         net = net if net is not None else load_shared_bundle(bundle)[0]  # type: ignore[arg-type]
         net = net.to(dev)
-        bands: Iterator[BandResult] = (scan_band(net, scanned, r, settings) for r in rows)
+        bands: Iterator[BandResult] = scan_bands(net, scanned, rows, settings)
     else:
         bands = _cluster_bands(client, bundle, scanned, rows, settings)  # type: ignore[arg-type]
     out = Path(out_dir)
@@ -484,7 +570,7 @@ def predict_scene(
     )
     net = (net if net is not None else load_for_inference(bundle)[0]).to(dev)  # type: ignore[arg-type]
     blender = BandBlender(rows, window, padded_h, padded_w)
-    parts = [blender.add(r, *_band_sums(scan_band(net, source, r, settings))) for r in rows]
+    parts = [blender.add(b.row0, *_band_sums(b)) for b in scan_bands(net, source, rows, settings)]
     return np.concatenate(parts)[:height, :width]
 
 
