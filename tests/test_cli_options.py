@@ -49,6 +49,7 @@ def wrapped(seed: int = 0, size: int = 16) -> np.ndarray:
         (["monitor", "X", "--scheduler", "nowhere"], ["auto", "local", "inline", "tcp://HOST:PORT"]),
         (["monitor", "X", "--inventory", "targets.txt"], [".gpkg"]),
         (["timeseries", "X", "--method", "punet"], ["snaphu", "whirlwind"]),
+        (["timeseries", "X", "--nlooks", "0"], ["--nlooks", "greater than 0"]),
         (["unwrap", "X", "--method", "punet"], ["snaphu", "whirlwind"]),
         (["simulate", "pair", "--scenario", "flood"], ["landslide", "stratified"]),
         (["info", "X", "--variable", "phase"], ["wrapped_phase", "unwrapped_phase", "coherence"]),
@@ -92,6 +93,7 @@ def test_help_states_the_config_defaults() -> None:
         "snaphu|whirlwind" in timeseries
         and "[default: snaphu]" in timeseries
         and "[default: 0.0]" in timeseries
+        and "--nlooks" in timeseries
     )
     assert "[default: 256, 256]" in _help("simulate", "pair")
     assert "[default: 8]" in _help("dataset", "build")  # n_scenes of SimulatedSource

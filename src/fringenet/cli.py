@@ -306,6 +306,7 @@ def timeseries(
     method: Annotated[str | None, typer.Option()] = None,
     reference: Annotated[tuple[int, int] | None, typer.Option()] = None,
     min_coherence: Annotated[float | None, typer.Option()] = None,
+    nlooks: Annotated[float | None, typer.Option()] = None,
     nodata: Annotated[
         float | None, typer.Option(help="Raster value meaning no data (e.g. 0 for ROI_PAC/PyRate).")
     ] = None,
@@ -319,7 +320,9 @@ def timeseries(
     from fringenet.config import validate_config
     from fringenet.pipeline.timeseries import TimeseriesConfig, run_timeseries
 
-    given = {"unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence}
+    given = {
+        "unwrap_method": method, "reference_yx": reference, "min_coherence": min_coherence, "nlooks": nlooks
+    }  # fmt: skip
     cfg = validate_config(
         TimeseriesConfig, {k: v for k, v in given.items() if v is not None}, source="command line"
     )
