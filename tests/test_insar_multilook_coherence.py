@@ -99,3 +99,19 @@ def test_otsu_mask_splits_bimodal_coherence() -> None:
     assert not mask[0, 0]
     with pytest.raises(InputError, match="all NaN"):
         otsu_coherence_mask(np.full((4, 4), np.nan))
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"), [((40, 37), 5), ((9, 50), (4, 3)), ((3, 3), 5), ((30, 31), (2, 6))]
+)
+def test_box_mean_float32_is_scipys_zero_padded_boxcar(
+    shape: tuple[int, int], size: int | tuple[int, int]
+) -> None:
+    from scipy.ndimage import uniform_filter
+
+    from fringenet.insar.coherence import box_mean_float32
+
+    values = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    got = box_mean_float32(values, size)
+    assert got.dtype == np.float32 and got.shape == shape
+    np.testing.assert_allclose(got, uniform_filter(values, size, mode="constant"), atol=2e-7)

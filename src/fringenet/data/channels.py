@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 
 from fringenet.conventions import phase_to_displacement, wrap
 from fringenet.errors import InputError
-from fringenet.insar.coherence import box_mean_complex64, coherence_from_phase, phasor_coherence, unit_phasors
+from fringenet.insar.coherence import (
+    box_mean_complex64,
+    box_mean_float32,
+    coherence_from_phase,
+    phasor_coherence,
+    unit_phasors,
+)
 from fringenet.insar.gradients import StackedGradient, phase_gradient_stack
 from fringenet.simulate.terrain import local_incidence, slope_aspect
 
@@ -79,11 +85,9 @@ LOCAL_WINDOW = 5
 
 def local_fringes(wrapped_phase: NDArray[np.floating], window: int = LOCAL_WINDOW) -> LocalFringes:
     """:class:`LocalFringes` of a wrapped phase ``(H, W)`` (rad, NaN = missing), in single precision."""
-    from scipy.ndimage import uniform_filter
-
     z, valid = unit_phasors(np.asarray(wrapped_phase))
     mean = box_mean_complex64(z, window)
-    weight = uniform_filter(valid.astype(np.float32), window, mode="constant")
+    weight = box_mean_float32(valid, window)
     # the fringe rate is the local ramp the pseudo-coherence removes: computed once for both
     coherence, rate_y, rate_x = phasor_coherence(z, valid, window=window, valid_fraction=weight)
     rate = np.hypot(rate_x, rate_y)
@@ -110,6 +114,11 @@ class ChannelSpec:
     description: str
     relative: bool
     derive: Callable[[PairLayers], NDArray[np.floating]]
+
+
+def _single(values: NDArray[np.floating]) -> NDArray[np.float32]:
+    """``values`` in single precision, which the channels are stored in (trigonometry 4x faster)."""
+    return np.asarray(values, dtype=np.float32)
 
 
 def _need(layers: PairLayers, value: NDArray[np.floating] | None, what: str, channel: str) -> NDArray:
@@ -177,9 +186,11 @@ CHANNELS: dict[str, ChannelSpec] = {
     spec.name: spec
     for spec in (
         ChannelSpec(
-            "cos_phase", "1", "cosine of the wrapped phase", False, lambda p: np.cos(p.wrapped_phase)
+            "cos_phase", "1", "cosine of the wrapped phase", False, lambda p: np.cos(_single(p.wrapped_phase))
         ),
-        ChannelSpec("sin_phase", "1", "sine of the wrapped phase", False, lambda p: np.sin(p.wrapped_phase)),
+        ChannelSpec(
+            "sin_phase", "1", "sine of the wrapped phase", False, lambda p: np.sin(_single(p.wrapped_phase))
+        ),
         ChannelSpec(
             "coherence",
             "1",
