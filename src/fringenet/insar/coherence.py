@@ -177,7 +177,9 @@ def unit_phasors(phase: NDArray[np.floating]) -> tuple[NDArray[np.complex64], ND
     return z, valid
 
 
-def box_mean_float32(values: NDArray[np.floating], size: int | tuple[int, int]) -> NDArray[np.float32]:
+def box_mean_float32(
+    values: NDArray[np.floating] | NDArray[np.bool_], size: int | tuple[int, int]
+) -> NDArray[np.float32]:
     """Boxcar mean of a 2-D image over ``size`` px (zero outside the image, centred as ``uniform_filter``
     centres it), in single precision.
 
