@@ -31,12 +31,16 @@ CANDIDATES := --model "stage one (128 px)=$(MODELS)/detector" \
 	--model "stage one, 256 px windows=$(MODELS)/detector@256" \
 	--model "U-Net (128 px)=$(MODELS)/detector-unet" \
 	--model "U-Net, 256 px windows=$(MODELS)/detector-unet@256" \
+	--model "U-Net + 192 px (192 px)=$(MODELS)/detector-unet-192" \
+	--model "U-Net + 192 px, 256 px windows=$(MODELS)/detector-unet-192@256" \
 	--model "stage one continued (128 px)=$(MODELS)/detector-continued" \
 	--model "stage one continued, 256 px windows=$(MODELS)/detector-continued@256"
 models: install
-	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-continued $(MODELS)/masknet
+	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-unet-192 $(MODELS)/detector-continued \
+		$(MODELS)/masknet
 	$(BIN)/fringenet train --config configs/detector-generated.yaml --out $(MODELS)/detector
 	$(BIN)/fringenet train --config configs/detector-unet.yaml --out $(MODELS)/detector-unet
+	$(BIN)/fringenet train --config configs/detector-unet-192.yaml --out $(MODELS)/detector-unet-192
 	$(BIN)/fringenet train --config configs/detector-generated-continued.yaml --out $(MODELS)/detector-continued
 	$(BIN)/fringenet train --config configs/masknet-generated.yaml --out $(MODELS)/masknet
 	$(BIN)/fringenet models ship $(MODELS)/masknet/model --name masknet

@@ -16,8 +16,11 @@ from affine import Affine
 from bundles import tiny_bundle
 from fringenet.conventions import SENTINEL1_WAVELENGTH_M
 from fringenet.errors import InputError
+from fringenet.evaluate.baselines import SLOW_MOTION_Z
 from fringenet.io.schema import make_dataset
 from fringenet.pipeline.monitor import DetectConfig, run_detect
+from fringenet.report.quicklook_store import read_quicklook
+from fringenet.report.targets import plot_detection_map
 from slow_stacks import slow_bowl_phase
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -69,6 +72,18 @@ def test_the_stage_finds_a_slow_bowl_and_measures_its_relative_velocity(
         flagged = src.read(1) > 0
     assert flagged[40, 40] and flagged.mean() < 0.1
     assert (tmp_path / "run" / "slow_motion_z.tif").exists()
+    # the report's quick-look carries the stage's z map, which the detection map draws as a fourth panel
+    quicklook = read_quicklook(result.files["quicklook"])
+    assert float(quicklook["slow_motion_z"].max()) >= SLOW_MOTION_Z
+    fig = plot_detection_map(
+        quicklook["wrapped_phase"].values, None, quicklook["probability"].values, [], [], None,
+        slow_motion_z=quicklook["slow_motion_z"].values,
+    )  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes if ax.images] == [
+        "wrapped phase",
+        "probability",
+        "slow-motion z",
+    ]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert any("slow-motion detection (stacked rate over 33 pairs" in note for note in run["notes"])
     assert "found_by" in gpd.read_file(result.files["detections"]).columns

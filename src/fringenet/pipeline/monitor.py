@@ -611,7 +611,8 @@ def _detect(
             detections = geocoded
     else:
         files["detections"] = write_detections(detections, out)
-    files["quicklook"] = _quicklook(ds, probability, out / "quicklook.nc")
+    z = None if slow is None else slow.detection.z
+    files["quicklook"] = _quicklook(ds, probability, out / "quicklook.nc", slow_motion_z=z)
     models = {"detector": str(detector)}
     if config.mask == "masknet":
         models["masknet"] = str(_bundle(config.mask_model, "masknet"))
@@ -714,7 +715,9 @@ def _last_date(ds: xr.Dataset) -> str:
     return dt.date.today().isoformat()
 
 
-def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> Path:
+def _quicklook(
+    ds: xr.Dataset, probability: NDArray[np.float32], path: Path, *, slow_motion_z: NDArray | None = None
+) -> Path:
     from fringenet.report.quicklook_store import write_quicklook  # (not report.html: no matplotlib)
 
     k = _longest_pair(ds)
@@ -728,7 +731,9 @@ def _quicklook(ds: xr.Dataset, probability: NDArray[np.float32], path: Path) -> 
     if coherence is None and "coherence" in sel:
         coherence = sel["coherence"].values
     # on the targets' grid (pixel coordinates in radar geometry), so the report's outlines fit
-    return write_quicklook(path, phase, coherence, probability, _target_grid(ds), ds.rio.crs)
+    return write_quicklook(
+        path, phase, coherence, probability, _target_grid(ds), ds.rio.crs, slow_motion_z=slow_motion_z
+    )
 
 
 def _write_run_json(

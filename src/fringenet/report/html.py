@@ -320,7 +320,7 @@ def _map_section(
         return None, f"No quick-look layers in this run ({run_path.name}/quicklook.nc is missing)."
     layers = {
         n: quicklook[n].values if n in quicklook else None
-        for n in ("wrapped_phase", "coherence", "probability")
+        for n in ("wrapped_phase", "coherence", "probability", "slow_motion_z")
     }
     extent = _extent(quicklook)
     ql_crs = _crs_of(quicklook)
@@ -345,8 +345,9 @@ def _map_section(
         note = f"Layers decimated {quicklook.attrs['decimation']}x for display."
         message = f"{message} {note}".strip()
     fig = plot_detection_map(
-        layers["wrapped_phase"], layers["coherence"], layers["probability"], rings, labels, extent
-    )
+        layers["wrapped_phase"], layers["coherence"], layers["probability"], rings, labels, extent,
+        slow_motion_z=layers["slow_motion_z"],
+    )  # fmt: skip
     return figure_to_data_uri(fig), message
 
 

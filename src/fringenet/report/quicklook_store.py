@@ -22,8 +22,8 @@ from fringenet.errors import InputError
 from fringenet.io.netcdf import read_netcdf, write_netcdf
 from fringenet.io.schema import coords_from_transform, default_transform, georeference
 
-QUICKLOOK_LAYERS = ("wrapped_phase", "coherence", "probability")
-QUICKLOOK_UNITS = {"wrapped_phase": "rad", "coherence": "1", "probability": "1"}
+QUICKLOOK_LAYERS = ("wrapped_phase", "coherence", "probability", "slow_motion_z")
+QUICKLOOK_UNITS = {"wrapped_phase": "rad", "coherence": "1", "probability": "1", "slow_motion_z": "1"}
 MAX_SIZE = 1024
 
 
@@ -75,6 +75,7 @@ def make_quicklook(
     coherence: ArrayLike | None = None,
     probability: ArrayLike | None = None,
     *,
+    slow_motion_z: ArrayLike | None = None,
     transform: Affine | None = None,
     crs: Any = None,
     max_size: int = MAX_SIZE,
@@ -89,6 +90,8 @@ def make_quicklook(
         unless given), or the ``(H, W)`` wrapped phase (rad) itself, or None.
     coherence, probability
         ``(H, W)`` coherence and deformation probability (0-1); they override the Dataset's.
+    slow_motion_z
+        ``(H, W)`` robust z-score of the slow-motion stage's phase rate against its background (1).
     transform, crs
         Affine transform and CRS of the full-resolution grid (default: a 30 m local grid, no CRS).
     max_size
@@ -97,7 +100,7 @@ def make_quicklook(
     Returns
     -------
     Dataset with float32 ``(y, x)`` variables among ``wrapped_phase`` (rad), ``coherence``,
-    ``probability``; coordinates of the block centres in the input CRS; attrs ``crs`` (WKT, "" when
+    ``probability``, ``slow_motion_z``; coordinates of the block centres in the input CRS; attrs ``crs`` (WKT, "" when
     unknown) and ``decimation`` (block size in input pixels).
     """
     layers: dict[str, Any] = {}
@@ -116,6 +119,8 @@ def make_quicklook(
         layers["coherence"] = np.asarray(coherence)
     if probability is not None:
         layers["probability"] = np.asarray(probability)
+    if slow_motion_z is not None:
+        layers["slow_motion_z"] = np.asarray(slow_motion_z)
     if not layers:
         raise InputError("quicklook", "no layer given (wrapped phase, coherence or probability)")
     shapes = {name: np.shape(a) for name, a in layers.items()}
@@ -160,6 +165,8 @@ def write_quicklook(
     transform: Affine | None = None,
     crs: Any = None,
     max_size: int = MAX_SIZE,
+    *,
+    slow_motion_z: ArrayLike | None = None,
 ) -> Path:
     """Decimate the layers with :func:`make_quicklook` and write them to ``path`` (NetCDF, atomic).
 
@@ -167,8 +174,9 @@ def write_quicklook(
     then override its variables.
     """
     ds = make_quicklook(
-        wrapped_phase, coherence, probability, transform=transform, crs=crs, max_size=max_size
-    )
+        wrapped_phase, coherence, probability, slow_motion_z=slow_motion_z, transform=transform, crs=crs,
+        max_size=max_size,
+    )  # fmt: skip
     return write_netcdf(ds, path)
 
 

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fringenet.conventions import DAYS_PER_YEAR
 from fringenet.errors import InputError
+from fringenet.evaluate.baselines import SLOW_MOTION_Z
 from fringenet.report.quicklook import PHASE_CMAP, new_figure
 
 OUTLINE_COLOR = "red"
@@ -33,6 +34,8 @@ def plot_detection_map(
     labels: Sequence[str | None],
     extent: Extent | None = None,
     title: str | None = None,
+    *,
+    slow_motion_z: ArrayLike | None = None,
 ) -> Figure:
     """Side-by-side panels of the scene with every detection outlined and labelled.
 
@@ -50,6 +53,9 @@ def plot_detection_map(
         ``(left, right, bottom, top)`` of the images in map coordinates, as for ``imshow``.
     title
         Figure title.
+    slow_motion_z
+        ``(H, W)`` z-score of the slow-motion stage (stacks): a fourth panel, signed, clipped at
+        twice the stage's detection threshold.
     """
     panels = [
         (name, layer)
@@ -57,6 +63,7 @@ def plot_detection_map(
             ("wrapped phase", wrapped_phase),
             ("coherence", coherence),
             ("probability", probability),
+            ("slow-motion z", slow_motion_z),
         )
         if layer is not None
     ]
@@ -85,6 +92,10 @@ def plot_detection_map(
         elif name == "coherence":
             image = ax.imshow(array, cmap="gray", vmin=0.0, vmax=1.0, **kwargs)
             unit = ""
+        elif name == "slow-motion z":
+            limit = 2.0 * SLOW_MOTION_Z
+            image = ax.imshow(array, cmap="RdBu_r", vmin=-limit, vmax=limit, **kwargs)
+            unit = "z"
         else:
             image = ax.imshow(array, cmap="viridis", vmin=0.0, vmax=1.0, **kwargs)
             unit = ""
