@@ -284,19 +284,22 @@ def detector_method(name: str, path: Path, mask: Path | None = None, window: int
     """A detector bundle, loaded once, flagged at its own threshold, scanned with ``window`` px windows
     (default: the bundle's); with ``mask``, minus what that Mask Net bundle calls unusable at its
     threshold (as ``fringenet detect`` does by default)."""
+    from fringenet.detect.filters import detection_mask
     from fringenet.models.bundle import load_bundle
 
     model = load_bundle(bundle_path(path))
     masknet = load_bundle(bundle_path(mask)) if mask is not None else None
-    threshold = float(model[1].threshold)
+    threshold, grow = float(model[1].threshold), model[1].grow_threshold
 
     def run(case: Case) -> NDArray[np.bool_]:
-        flags = np.nan_to_num(_probability(model, case, window), nan=0.0) >= threshold
+        flags = detection_mask(_probability(model, case, window), threshold, grow)
         if masknet is not None:
             flags &= np.nan_to_num(_probability(masknet, case), nan=1.0) < float(masknet[1].threshold)
         return flags
 
     text = f"bundle `{_shown(path)}` at its threshold {threshold:g}"
+    if grow is not None:
+        text += f" grown over connected pixels >= {grow:g}"
     if window is not None:
         text += f", {window} px windows"
     if masknet is not None:

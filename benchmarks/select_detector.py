@@ -6,7 +6,8 @@ so the choice is made here, on other scenes of the same independent generator (d
 shares no scene with seed 11), and the real interferograms of ``../shared`` are never looked at.
 
 For every candidate (``--model NAME=PATH[@WINDOW]``, as in the benchmark) the probability of each scene
-is computed once, then thresholds are swept. The rule, fixed before any run: among the settings whose
+is computed once, then thresholds are swept, each alone and with hysteresis (grown over connected
+pixels above a lower threshold, :func:`fringenet.detect.filters.detection_mask`). The rule, fixed before any run: among the settings whose
 false-alarm rate on the hard negatives is at most ``--max-false-alarms`` (default 10 %, issue 11's
 target), the one with the highest pooled pixel IoU; when no setting meets it, the lowest false-alarm
 rate (ties: higher IoU).
@@ -29,7 +30,9 @@ from numpy.typing import NDArray
 import generalisation as bench
 import independent_scenes as independent
 
-THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+GROW_THRESHOLDS = (0.5,)
+"""Hysteresis settings tried below each threshold (detections grown over connected pixels above them)."""
 MARKERS = ("<!-- selection:start -->", "<!-- selection:end -->")
 INTRO = (
     "\n## Detector selection (`benchmarks/select_detector.py`)\n\n"
@@ -44,6 +47,7 @@ class Setting:
     model: str
     threshold: float
     pooled: bench.Pooled
+    grow: float | None = None
 
 
 def probabilities(path: Path, window: int | None, cases: Sequence[bench.Case]) -> list[NDArray[np.float64]]:
@@ -55,10 +59,16 @@ def probabilities(path: Path, window: int | None, cases: Sequence[bench.Case]) -
 
 
 def sweep(name: str, probs: Sequence[NDArray[np.float64]], cases: Sequence[bench.Case]) -> list[Setting]:
+    from fringenet.detect.filters import detection_mask
+
     out = []
     for threshold in THRESHOLDS:
-        scores = [bench.score_case(p >= threshold, c) for p, c in zip(probs, cases, strict=True)]
-        out.append(Setting(name, threshold, bench.pool(scores)))
+        for grow in (None, *(g for g in GROW_THRESHOLDS if g < threshold)):
+            scores = [
+                bench.score_case(detection_mask(p, threshold, grow), c)
+                for p, c in zip(probs, cases, strict=True)
+            ]
+            out.append(Setting(name, threshold, bench.pool(scores), grow))
     return out
 
 
@@ -70,16 +80,20 @@ def choose(settings: Sequence[Setting], max_false_alarms: float) -> Setting:
     return min(settings, key=lambda s: (s.pooled.false_alarm_rate, -s.pooled.iou))
 
 
+def _grown(setting: Setting) -> str:
+    return "" if setting.grow is None else f", grown over connected pixels >= {setting.grow:g}"
+
+
 def table(settings: Sequence[Setting], chosen: Setting) -> str:
     lines = [
-        "| model | threshold | IoU | F1 | scene recall | false alarms | |",
-        "|---|---|---|---|---|---|---|",
+        "| model | threshold | grown over | IoU | F1 | scene recall | false alarms | |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in settings:
         p = s.pooled
         mark = "**chosen**" if s == chosen else ""
         lines.append(
-            f"| {s.model} | {s.threshold:g} | {p.iou:.3f} | {p.f1:.3f} | {bench._count(p.detected, p.deforming)} "
+            f"| {s.model} | {s.threshold:g} | {'' if s.grow is None else f'{s.grow:g}'} | {p.iou:.3f} | {p.f1:.3f} | {bench._count(p.detected, p.deforming)} "
             f"| {bench._count(p.false_alarms, p.negatives)} | {mark} |"
         )
     return "\n".join(lines)
@@ -129,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             table(settings, chosen),
             "",
-            f"Chosen: **{chosen.model} at threshold {chosen.threshold:g}** (rule fixed before the run: highest "
+            f"Chosen: **{chosen.model} at threshold {chosen.threshold:g}{_grown(chosen)}** (rule fixed before the "
+            "run: highest "
             f"pooled IoU with false alarms <= {args.max_false_alarms:.0%}, else the fewest false alarms).",
             "",
             f"Command: `python benchmarks/select_detector.py --write-docs{' --ship ' + args.ship if args.ship else ''} "
@@ -149,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{chosen.pooled.recall:.0%}, false alarms {chosen.pooled.false_alarm_rate:.0%})"
         )
         shipped = ship_bundle(
-            bench.bundle_path(path), args.ship, threshold=chosen.threshold, chosen_by=rule, scan_window=window
-        )
+            bench.bundle_path(path), args.ship, threshold=chosen.threshold, chosen_by=rule, scan_window=window,
+            grow_threshold=chosen.grow,
+        )  # fmt: skip
         print(f"wrote {shipped}")
     return 0
 

@@ -14,6 +14,7 @@ from pyproj import Transformer
 from fringenet.detect.filters import (
     DEFAULT_MIN_SLOPE_DEG,
     default_min_slope,
+    detection_mask,
     remove_small_objects,
     slope_filter,
 )
@@ -172,3 +173,16 @@ def test_remove_small_objects_is_eight_connected() -> None:
     square_only[3:5, 0:2] = True
     np.testing.assert_array_equal(remove_small_objects(mask, 3), square_only)
     np.testing.assert_array_equal(remove_small_objects(mask, 2, connectivity=4), square_only)
+
+
+def test_detection_mask_grows_seeds_over_connected_weaker_pixels_only() -> None:
+    p = np.zeros((6, 8), np.float32)
+    p[1, 1], p[1, 2], p[2, 2] = 0.9, 0.6, 0.55  # a seed and its weaker, connected edge
+    p[4, 6] = 0.6  # weak, alone: no seed reaches it
+    p[0, 7] = np.nan
+    alone = detection_mask(p, 0.7)
+    assert alone.sum() == 1 and alone[1, 1]
+    grown = detection_mask(p, 0.7, 0.5)
+    assert grown.sum() == 3 and grown[1, 1] and grown[1, 2] and grown[2, 2] and not grown[4, 6]
+    np.testing.assert_array_equal(detection_mask(p, 0.7, 0.8), alone)  # a grow threshold above: no growth
+    np.testing.assert_array_equal(detection_mask(p, 0.5), np.nan_to_num(p) >= 0.5)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from affine import Affine
 
 import fringenet.models.shipped as shipped
 from fringenet.errors import InputError
@@ -71,3 +72,30 @@ def test_ship_sets_the_scan_window_that_scans_use(weights: Path, tmp_path: Path)
     phase = np.random.default_rng(0).uniform(-3, 3, (300, 300)).astype(np.float32)
     scan = scan_scene(str(out), ArraySource(phase, pixel_size_m=30.0), tmp_path / "scan", overlap=16)
     assert scan.window == 256
+
+
+def test_ship_sets_the_hysteresis_that_detect_applies(weights: Path, tmp_path: Path) -> None:
+    from fringenet.io.schema import make_dataset
+    from fringenet.pipeline.monitor import DetectConfig, run_detect
+
+    out = shipped.ship_bundle(weights, "detector", threshold=0.6, chosen_by="a test", grow_threshold=0.5)
+    info = read_bundle_info(out)
+    assert info.grow_threshold == 0.5 and info.provenance["threshold_selection"]["grow_threshold"] == 0.5
+    for bad in (0.6, 0.7):
+        with pytest.raises(InputError, match="grow threshold"):
+            shipped.ship_bundle(weights, "detector", threshold=0.6, grow_threshold=bad)
+    with pytest.raises(InputError, match="needs a threshold"):
+        shipped.ship_bundle(weights, "detector", grow_threshold=0.5)
+    assert read_bundle_info(shipped.ship_bundle(out, "detector", threshold=0.6)).grow_threshold is None
+    out = shipped.ship_bundle(weights, "detector", threshold=0.6, chosen_by="a test", grow_threshold=0.5)
+    y, x = np.mgrid[:160, :160]
+    phase = np.angle(np.exp(1j * 0.002 * ((y - 80.0) ** 2 + (x - 80.0) ** 2))).astype(np.float32)
+    ds = make_dataset(
+        {"wrapped_phase": phase},
+        transform=Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 4_000_000.0),
+        crs="EPSG:32633",
+    )
+    result = run_detect(ds, tmp_path / "run", DetectConfig(model=str(out), min_pixels=1))
+    run = (tmp_path / "run" / "run.json").read_text()
+    assert "grown over connected pixels >= 0.5 (the bundle's hysteresis)" in run
+    assert "detections" in result.files

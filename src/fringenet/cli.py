@@ -880,11 +880,20 @@ def models_ship(
         int | None,
         typer.Option(help="Window side (px) scans use by default, replacing the patch size it trained on."),
     ] = None,
+    grow_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Hysteresis: detections grow over connected pixels above this (needs --threshold)."
+        ),
+    ] = None,
 ) -> None:
     """Copy a trained bundle into the package as a shipped model (<= 20 MB)."""
     from fringenet.models.shipped import ship_bundle
 
-    typer.echo(f"wrote {ship_bundle(bundle, name, threshold=threshold, scan_window=window)}")
+    shipped = ship_bundle(
+        bundle, name, threshold=threshold, scan_window=window, grow_threshold=grow_threshold
+    )
+    typer.echo(f"wrote {shipped}")
 
 
 @app.command(cls=_schema(MONITOR))

@@ -83,6 +83,24 @@ def slope_filter(
     return detected
 
 
+def detection_mask(
+    probability: ArrayLike, threshold: float, grow_threshold: float | None = None
+) -> NDArray[np.bool_]:
+    """Pixels detected at ``threshold`` (probability >= it; NaN is not detected); with ``grow_threshold``
+    below it, the hysteresis of the two (:func:`skimage.filters.apply_hysteresis_threshold`): every
+    region above ``grow_threshold`` (edge-connected) that reaches above ``threshold``.
+
+    A detector's probability fades towards the edges of a deforming area; growing from confident seeds
+    keeps those edges without admitting isolated weak responses elsewhere.
+    """
+    p = np.nan_to_num(np.asarray(probability, dtype=np.float32), nan=0.0)
+    if grow_threshold is None or grow_threshold >= threshold:
+        return p >= threshold
+    from skimage.filters import apply_hysteresis_threshold
+
+    return np.asarray(apply_hysteresis_threshold(p, grow_threshold, threshold), dtype=bool)
+
+
 def remove_small_objects(mask: ArrayLike, min_pixels: int, *, connectivity: int = 8) -> NDArray[np.bool_]:
     """Remove connected objects with fewer than ``min_pixels`` pixels.
 

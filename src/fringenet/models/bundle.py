@@ -41,6 +41,11 @@ class BundleInfo(BaseModel):
         description="Per-channel mean and std (training split)."
     )
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability threshold chosen on validation.")
+    grow_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Hysteresis: pixels above this probability join a detection that reaches ``threshold`` "
+        "(edge-connected); None: ``threshold`` alone. Chosen with the threshold on independent scenes.",
+    )  # fmt: skip
     patch_size: int = Field(256, ge=16, description="Patch size the model was trained on (pixels).")
     scan_window: int | None = Field(
         None, ge=32, le=4096,

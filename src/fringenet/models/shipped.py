@@ -44,14 +44,15 @@ def bundle_size_mb(path: str | PathLike[str]) -> float:
 
 def ship_bundle(
     bundle: str | PathLike[str], name: str, *, threshold: float | None = None, chosen_by: str = "",
-    scan_window: int | None = None,
+    scan_window: int | None = None, grow_threshold: float | None = None,
 ) -> Path:  # fmt: skip
     """Copy a trained bundle into the package as the shipped model ``name`` (atomically, size-checked).
 
     ``threshold`` replaces the bundle's own (chosen on its validation samples) by one chosen elsewhere,
     e.g. by ``benchmarks/select_detector.py`` on independent scenes; ``scan_window`` likewise sets the
     window scans use by default (the patch size it trained on otherwise); ``chosen_by`` says how, in the
-    bundle's provenance.
+    bundle's provenance. ``grow_threshold`` (below ``threshold``) sets the bundle's hysteresis: detections
+    grow from pixels at ``threshold`` over connected pixels above it.
     """
     from fringenet.models.bundle import META, read_bundle_info
 
@@ -66,6 +67,10 @@ def ship_bundle(
         )
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError("ship", f"threshold {threshold:g} is not a probability in (0, 1)")
+    if grow_threshold is not None and (threshold is None or not 0.0 < grow_threshold < threshold):
+        raise InputError(
+            "ship", f"grow threshold {grow_threshold:g} needs a threshold above it (got {threshold})"
+        )
     if scan_window is not None and not (32 <= scan_window <= 4096 and scan_window % 32 == 0):
         raise InputError("ship", f"scan window {scan_window} px is not a multiple of 32 in [32, 4096]")
     with atomic_path(WEIGHTS_DIR / name) as tmp:
@@ -80,6 +85,9 @@ def ship_bundle(
                 provenance["threshold_selection"] = {"bundle_threshold": trained, "threshold": threshold,
                                                      "chosen_by": chosen_by or "given when shipping"}  # fmt: skip
                 update["threshold"] = threshold
+                update["grow_threshold"] = grow_threshold  # re-shipped without one: none
+                if grow_threshold is not None:
+                    provenance["threshold_selection"]["grow_threshold"] = grow_threshold
             if scan_window is not None:
                 provenance["scan_window_selection"] = {"patch_size": info.patch_size, "scan_window": scan_window,
                                                        "chosen_by": chosen_by or "given when shipping"}  # fmt: skip

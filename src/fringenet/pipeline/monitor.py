@@ -497,7 +497,7 @@ def _detect(
     With ``shared_client`` the caller decided where to scan (``client``, None: in this process) for many
     products at once; else a run without a client starts its own by ``config.scheduler``.
     """
-    from fringenet.detect.filters import default_min_slope, remove_small_objects, slope_filter
+    from fringenet.detect.filters import default_min_slope, detection_mask, remove_small_objects, slope_filter
     from fringenet.detect.scene import SceneScan, scan_scene
     from fringenet.detect.slow_motion import detect_slow_motion, plan_slow_motion
     from fringenet.detect.sources import DatasetSource
@@ -552,7 +552,12 @@ def _detect(
     notes.extend(scan.notes)
     probability = _read_tif(scan.probability_path)
     threshold = info.threshold if config.threshold is None else config.threshold
-    mask = np.nan_to_num(probability) >= threshold
+    mask = detection_mask(probability, threshold, info.grow_threshold)
+    if info.grow_threshold is not None and info.grow_threshold < threshold:
+        notes.append(
+            f"detections: probability >= {threshold:g}, grown over connected pixels >= {info.grow_threshold:g} "
+            "(the bundle's hysteresis)"
+        )
     slow = None
     if slow_motion:
         t0 = time.perf_counter()
