@@ -186,3 +186,12 @@ def test_detection_mask_grows_seeds_over_connected_weaker_pixels_only() -> None:
     assert grown.sum() == 3 and grown[1, 1] and grown[1, 2] and grown[2, 2] and not grown[4, 6]
     np.testing.assert_array_equal(detection_mask(p, 0.7, 0.8), alone)  # a grow threshold above: no growth
     np.testing.assert_array_equal(detection_mask(p, 0.5), np.nan_to_num(p) >= 0.5)
+
+
+def test_detection_mask_is_skimages_hysteresis() -> None:
+    from scipy import ndimage
+    from skimage.filters import apply_hysteresis_threshold
+
+    field = ndimage.gaussian_filter(np.random.default_rng(5).normal(size=(120, 90)), 3)
+    p = (field - field.min()) / (field.max() - field.min())
+    np.testing.assert_array_equal(detection_mask(p, 0.8, 0.5), apply_hysteresis_threshold(p, 0.5, 0.8))

@@ -87,18 +87,23 @@ def detection_mask(
     probability: ArrayLike, threshold: float, grow_threshold: float | None = None
 ) -> NDArray[np.bool_]:
     """Pixels detected at ``threshold`` (probability >= it; NaN is not detected); with ``grow_threshold``
-    below it, the hysteresis of the two (:func:`skimage.filters.apply_hysteresis_threshold`): every
-    region above ``grow_threshold`` (edge-connected) that reaches above ``threshold``.
+    below it, hysteresis: every region of probability >= ``grow_threshold`` (edge-connected) that holds a
+    pixel detected at ``threshold``.
 
     A detector's probability fades towards the edges of a deforming area; growing from confident seeds
     keeps those edges without admitting isolated weak responses elsewhere.
     """
     p = np.nan_to_num(np.asarray(probability, dtype=np.float32), nan=0.0)
+    seeds = p >= threshold
     if grow_threshold is None or grow_threshold >= threshold:
-        return p >= threshold
-    from skimage.filters import apply_hysteresis_threshold
-
-    return np.asarray(apply_hysteresis_threshold(p, grow_threshold, threshold), dtype=bool)
+        return seeds
+    # labels and a lookup of the seeded ones: the same as skimage's apply_hysteresis_threshold (with >=),
+    # whose per-label sums take about 10x longer on a 4096 x 4096 scene
+    regions, count = ndimage.label(p >= grow_threshold)
+    seeded = np.zeros(count + 1, dtype=bool)
+    seeded[regions[seeds]] = True
+    seeded[0] = False
+    return seeded[regions]
 
 
 def remove_small_objects(mask: ArrayLike, min_pixels: int, *, connectivity: int = 8) -> NDArray[np.bool_]:
