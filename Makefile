@@ -18,12 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/fringenet demo --out demo_output
 
-# Train the models shipped in the package from scratch (about 3.5 hours on 2 CPU cores) and copy their
+# Train the models shipped in the package from scratch (about 5 hours on 2 CPU cores) and copy their
 # bundles into src/fringenet/models/weights/ (see docs/models.md). The detector candidates (stage one, its
-# full-resolution U-Net counterpart, and stage one trained further with broader sources; each also scanned
-# with 256 px windows) and the Mask Net train on interferograms generated on the fly
-# (fringenet.simulate.realistic). benchmarks/select_detector.py then ships the candidate, scan
-# window and threshold that score best on a held-apart seed of the independent generator (never on real
+# full-resolution U-Net counterpart, that U-Net trained further on 192 px and then 256 px windows, and stage
+# one trained further with broader sources; scanned with their own and 256 px windows) and the Mask Net train
+# on interferograms generated on the fly (fringenet.simulate.realistic). benchmarks/select_detector.py then
+# ships the candidate, scan window, threshold and hysteresis that score best on a held-apart seed of the independent generator (never on real
 # data); the generalisation benchmark and the atmosphere calibration follow. The benchmarks need the bench
 # extra (troposim, okada-wrapper; the latter builds with gfortran).
 MODELS := build/models
@@ -33,14 +33,16 @@ CANDIDATES := --model "stage one (128 px)=$(MODELS)/detector" \
 	--model "U-Net, 256 px windows=$(MODELS)/detector-unet@256" \
 	--model "U-Net + 192 px (192 px)=$(MODELS)/detector-unet-192" \
 	--model "U-Net + 192 px, 256 px windows=$(MODELS)/detector-unet-192@256" \
+	--model "U-Net + 192 + 256 px (256 px)=$(MODELS)/detector-unet-256" \
 	--model "stage one continued (128 px)=$(MODELS)/detector-continued" \
 	--model "stage one continued, 256 px windows=$(MODELS)/detector-continued@256"
 models: install
-	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-unet-192 $(MODELS)/detector-continued \
-		$(MODELS)/masknet
+	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-unet-192 $(MODELS)/detector-unet-256 \
+		$(MODELS)/detector-continued $(MODELS)/masknet
 	$(BIN)/fringenet train --config configs/detector-generated.yaml --out $(MODELS)/detector
 	$(BIN)/fringenet train --config configs/detector-unet.yaml --out $(MODELS)/detector-unet
 	$(BIN)/fringenet train --config configs/detector-unet-192.yaml --out $(MODELS)/detector-unet-192
+	$(BIN)/fringenet train --config configs/detector-unet-256.yaml --out $(MODELS)/detector-unet-256
 	$(BIN)/fringenet train --config configs/detector-generated-continued.yaml --out $(MODELS)/detector-continued
 	$(BIN)/fringenet train --config configs/masknet-generated.yaml --out $(MODELS)/masknet
 	$(BIN)/fringenet models ship $(MODELS)/masknet/model --name masknet
