@@ -17,6 +17,7 @@ from fringenet.errors import InputError
 from fringenet.insar.coherence import coherence_from_phase
 
 METHODS = ("snaphu", "whirlwind")
+UNWRAP_METHODS = METHODS  # the name fringenet.insar exports
 PSEUDO_COHERENCE_WINDOW = 5
 
 

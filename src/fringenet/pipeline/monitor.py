@@ -103,7 +103,7 @@ class DetectConfig(BaseModel):
     precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
         description="Network arithmetic on CPU: 'auto' uses bfloat16 autocast where the CPU has native bf16 "
-        "(several times faster, probabilities within ~1e-2), else float32.",
+        "(several times faster, probabilities within ~1e-2) on scenes of 512 x 512 px or more, else float32.",
     )
     scheduler: str = Field(
         "auto",
@@ -301,10 +301,19 @@ def _bundle(path: Path | None, name: str) -> Path:
     return Path(path)
 
 
-def _bfloat16(config: DetectConfig) -> bool:
+AUTO_BFLOAT16_MIN_PX = 512 * 512
+"""``precision: auto`` uses bfloat16 from this many scanned pixels (pairs x rows x columns) on a CPU with native
+bf16: autocast of a traced network pays off only after the JIT's two profiling calls (about 0.3 s), more
+than a scene of a few windows takes in float32."""
+
+
+def _bfloat16(config: DetectConfig, ds: xr.Dataset) -> bool:
     from fringenet.models.predict import cpu_has_bfloat16
 
-    return config.precision == "bfloat16" or (config.precision == "auto" and cpu_has_bfloat16())
+    if config.precision != "auto":
+        return config.precision == "bfloat16"
+    n = ds.sizes[PAIR_DIM] if is_stack(ds) else 1
+    return n * ds.sizes["y"] * ds.sizes["x"] >= AUTO_BFLOAT16_MIN_PX and cpu_has_bfloat16()
 
 
 AUTO_INLINE_PX = 4_000_000
@@ -453,7 +462,7 @@ def unusable_mask(
     scan = scan_scene(
         str(bundle), DatasetSource(ds, pairs=pairs), out / "masknet", window=config.window,
         overlap=config.overlap, batch_size=config.batch_size, device=config.device, client=client,
-        bfloat16=_bfloat16(config), progress=progress, progress_label="Mask Net bands",
+        bfloat16=_bfloat16(config, ds), progress=progress, progress_label="Mask Net bands",
     )  # fmt: skip
     notes.extend(f"Mask Net: {n}" for n in scan.notes)
     if windows is not None:
@@ -534,7 +543,7 @@ def _detect(
         ):  # in-process: a window needs every pair at once, which Dask bands do not give
             scan = scan_stack(
                 detector, prepared, out, window=config.window, overlap=config.overlap,
-                batch_size=config.batch_size, device=config.device, bfloat16=_bfloat16(config),
+                batch_size=config.batch_size, device=config.device, bfloat16=_bfloat16(config, ds),
                 progress=progress,
             )  # fmt: skip
         else:
@@ -542,7 +551,7 @@ def _detect(
                 str(detector), DatasetSource(ds, pairs=_scanned_pairs(ds, config.max_pairs, notes)), out,
                 window=config.window, overlap=config.overlap,
                 batch_size=config.batch_size, device=config.device, client=client, progress=progress,
-                bfloat16=_bfloat16(config),
+                bfloat16=_bfloat16(config, ds),
             )  # fmt: skip
         seconds["scan"] = time.perf_counter() - t0
         windows["detector"] = scan.window

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
-from skimage.morphology import reconstruction
 
 from fringenet.errors import InputError
 from fringenet.simulate.geometry import los_unit_vector
@@ -193,6 +192,9 @@ def water_bodies(
     -------
     The DEM with water surfaces flattened (m, float64) and the water mask (bool), both ``(H, W)``.
     """
+    # here, not at import: detection imports this module for slopes, and skimage.morphology costs 0.2 s
+    from skimage.morphology import reconstruction
+
     dem = np.asarray(dem, dtype=np.float64)
     # depression filling by morphological reconstruction (erosion from the border inwards)
     seed = dem.copy()

@@ -1,6 +1,17 @@
 """Training: configs, masked losses and the segmentation trainer (checkpoints, resume, logs, bundle)."""
 
-from fringenet.train.config import TrainConfig
-from fringenet.train.trainer import TrainOutput, run_train
+from __future__ import annotations
 
-__all__ = ["TrainConfig", "TrainOutput", "run_train"]
+from typing import TYPE_CHECKING
+
+import lazy_loader
+
+if TYPE_CHECKING:
+    from fringenet.train.config import TrainConfig
+    from fringenet.train.trainer import TrainOutput, run_train
+
+# Submodules load on first use: importing one light submodule (e.g. fringenet.io.atomic) must not
+# import the whole package (torch, zarr, h5py, the simulator), which cost a small scene seconds.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__, submod_attrs={"config": ["TrainConfig"], "trainer": ["TrainOutput", "run_train"]}
+)
