@@ -12,12 +12,6 @@ import xarray as xr
 from fringenet.errors import InputError
 from fringenet.io.binary import binary_kind, is_binary_folder, read_binary, read_binary_folder
 from fringenet.io.geotiff import _LICSAR, LICSAR_KINDS, gdal_messages, read_geotiff, read_licsar_folder
-from fringenet.io.mintpy import (
-    mintpy_file_type,
-    read_mintpy_ifgram_stack,
-    read_mintpy_timeseries,
-    read_mintpy_velocity,
-)
 from fringenet.io.netcdf import is_fringenet_netcdf, read_netcdf, read_snap_netcdf
 from fringenet.io.schema import PAIR_DIM, VARIABLES
 from fringenet.io.stack import open_stack_folder
@@ -92,6 +86,14 @@ def _open_product(
     if suffix in _NETCDF:
         return read_netcdf(path) if is_fringenet_netcdf(path) else read_snap_netcdf(path)
     if suffix in _HDF5:
+        # here, not at import: h5py is not needed for other formats
+        from fringenet.io.mintpy import (
+            mintpy_file_type,
+            read_mintpy_ifgram_stack,
+            read_mintpy_timeseries,
+            read_mintpy_velocity,
+        )
+
         kind = mintpy_file_type(path)
         readers = {
             "ifgramStack": read_mintpy_ifgram_stack,
