@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_block import write_block
 from generalisation import RULE_RATE_RAD_PX, gradient_rule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,14 +282,7 @@ def figure(summaries: list[Summary], path: Path) -> None:
 
 
 def write_docs(body: str, path: Path = DOCS) -> None:
-    text = path.read_text()
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Calibration against real interferograms\n\n" + block + "\n"
-    path.write_text(text)
+    write_block(body, path, (START, END), "\n## Calibration against real interferograms\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:

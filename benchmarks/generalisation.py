@@ -43,6 +43,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import independent_scenes as independent
+from docs_block import write_block
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -690,20 +691,8 @@ def write_docs(
     markers: tuple[str, str] = (START, END),
     intro: str = GENERALISATION_INTRO,
 ) -> None:
-    """Replace the block between ``markers`` in ``path`` with ``body`` (append ``intro`` + block if absent);
-    written to a temporary name, then renamed."""
-    start, end = markers
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n" + intro + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    """Replace the block between ``markers`` in ``path`` with ``body`` (:func:`docs_block.write_block`)."""
+    write_block(body, path, markers, intro)
 
 
 # ------------------------------------------------------------------------------------------- main

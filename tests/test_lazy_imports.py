@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-PACKAGES = ["io", "data", "insar", "simulate", "detect", "evaluate", "measure", "train"]
+PACKAGES = ["io", "data", "insar", "simulate", "detect", "evaluate", "measure", "train", "displacement"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
