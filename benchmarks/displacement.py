@@ -9,6 +9,7 @@ field; "zero field" (answering no motion everywhere) is the floor any method mus
 
     python benchmarks/displacement.py                 # 24 scenes of 256 x 256 px
     python benchmarks/displacement.py --write-docs    # also the table in docs/benchmarks.md
+    python benchmarks/displacement.py --model "U-Net flow=build/models/flow-optical"   # a learned model too
 """
 
 from __future__ import annotations
@@ -46,7 +47,16 @@ class Errors:
     pixels: int = 0
 
 
-def methods() -> dict[str, Estimator]:
+def learned(path: Path) -> Estimator:
+    """A displacement bundle (``fringenet train`` with ``task: displacement``) as an estimator."""
+    from fringenet.models.flow import load_flow_model, predict_flow
+
+    bundle = path / "model" if (path / "model" / "bundle.json").exists() else path
+    model, info = load_flow_model(bundle)
+    return lambda a, b: predict_flow(model, a, b, window=max(info.patch_size, 256))
+
+
+def methods(models: Sequence[tuple[str, Path]] = ()) -> dict[str, Estimator]:
     from fringenet.displacement.correlate import estimate_offsets
 
     def zero(
@@ -66,6 +76,8 @@ def methods() -> dict[str, Estimator]:
     else:
         out["OpenCV DIS (medium preset)"] = lambda a, b: estimate_offsets(a, b, "dis")
         out["OpenCV Farneback"] = lambda a, b: estimate_offsets(a, b, "farneback")
+    for name, path in models:
+        out[name] = learned(path)
     return out
 
 
@@ -92,17 +104,31 @@ def table(results: dict[str, Errors]) -> str:
     return "\n".join(lines)
 
 
+def _named_path(text: str) -> tuple[str, Path]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    name, path = text.split("=", 1)
+    return name, Path(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-scenes", type=int, default=24)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument(
+        "--model", action="append", default=[], type=_named_path, metavar="NAME=PATH",
+        help="a learned flow bundle (or its run folder) to score beside the correlators",
+    )  # fmt: skip
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(2)
 
     from fringenet.simulate.optical import OpticalPairConfig, sample_optical_pair
 
     config = OpticalPairConfig(size=args.size)
-    estimators = methods()
+    estimators = methods(args.model)
     results = {name: Errors([], [], [], []) for name in estimators}
     kinds: dict[str, int] = {}
     start = time.perf_counter()
@@ -145,8 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             reading,
             "",
-            "No learned model is in the table yet: the GeoFlowNet-style and RAFT models of issue 12, the SAR "
-            "amplitude and InSAR paths and the fused model are still to come.",
+            (
+                "Learned: " + "; ".join(f"{name} (`{path}`)" for name, path in args.model) + "."
+                if args.model
+                else "No learned model is in this table."
+            )
+            + " Still to come for issue 12: RAFT, the SAR amplitude and InSAR paths and the fused model.",
             "",
             f"Command: `python benchmarks/displacement.py --write-docs` ({(time.perf_counter() - start) / 60:.1f} min).",
         ]

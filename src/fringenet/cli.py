@@ -526,8 +526,9 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Override the config's epochs.")] = None,
 ) -> None:
     """Train a segmentation model (a patch dataset), a detector or Mask Net on generated interferograms
-    (``task: detector|masknet``) or a time-series model (``task: temporal``); writes checkpoints,
-    history.csv and the model bundle OUT/model."""
+    (``task: detector|masknet``), a time-series model (``task: temporal``) or an optical-flow model on
+    generated image pairs (``task: displacement``); writes checkpoints, history.csv and the model bundle
+    OUT/model."""
     from fringenet.config import validate_config
     from fringenet.errors import InputError
     from fringenet.train.config import TrainConfig
@@ -567,6 +568,16 @@ def train(
             f"at threshold {generated.threshold:.3f} (generated samples)"
         )
         typer.echo(f"wrote {generated.bundle} and {generated.run_dir / 'history.csv'}")
+        return
+    if raw.get("task") == "displacement":
+        from fringenet.train.flow import FlowTrainConfig, run_train_flow
+
+        if dataset is not None:
+            raise InputError(config, "task 'displacement' trains on generated pairs and takes no dataset")
+        bundle = run_train_flow(
+            validate_config(FlowTrainConfig, raw, source=config), out, resume=resume, progress=True
+        )
+        typer.echo(f"wrote {bundle} and {Path(out) / 'history.csv'}")
         return
     cfg = validate_config(TrainConfig, raw, source=config)
     result = run_train(cfg, out, resume=resume)

@@ -1,6 +1,6 @@
 """Co-registered pre/post optical images of an earthquake, with their true surface displacement (issue 12).
 
-A scene is drawn from one seed (``numpy.random.SeedSequence([seed])``), so the same seed gives the same
+A scene is drawn from one seed (``numpy.random.SeedSequence([seed])``, or of a sequence of ints), so the same seed gives the same
 bytes. The pieces:
 
 - **Displacement**: a rectangular Okada dislocation (:func:`fringenet.simulate.sources.okada_source`):
@@ -24,6 +24,7 @@ rows (rows run southwards).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -179,10 +180,11 @@ def _change_patches(rng: np.random.Generator, shape: tuple[int, int], fraction: 
     return np.asarray(smooth > np.quantile(smooth, 1.0 - fraction))
 
 
-def sample_optical_pair(seed: int, config: OpticalPairConfig | None = None) -> OpticalPair:
-    """One pre/post optical pair with its true displacement (see the module docstring)."""
+def sample_optical_pair(seed: int | Sequence[int], config: OpticalPairConfig | None = None) -> OpticalPair:
+    """One pre/post optical pair with its true displacement (see the module docstring); ``seed``: an int
+    or a sequence of ints (e.g. a training run's ``(seed, split, epoch, index)``)."""
     config = config or OpticalPairConfig()
-    rng = np.random.default_rng(np.random.SeedSequence([seed]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed] if isinstance(seed, int) else list(seed)))
     shape = (config.size, config.size)
     pixel_m = _log_uniform(rng, *config.pixel_size_m)
     kind = str(rng.choice(FIELD_KINDS, p=np.asarray(config.kind_weights) / sum(config.kind_weights)))
