@@ -25,16 +25,16 @@ from torch.utils.data import DataLoader, Dataset
 from fringenet.models.bundle import save_bundle
 from fringenet.models.device import select_device
 from fringenet.models.flow import flow_bundle_info, pair_channels
-from fringenet.models.segmentation import ModelChoice, ModelSpec, build_segmentation_model, count_parameters
+from fringenet.models.segmentation import ModelChoice, ModelSpec, build_segmentation_model
 from fringenet.simulate.optical import OpticalPairConfig, sample_optical_pair
 from fringenet.train.trainer import (
+    begin_run,
+    end_epoch,
     last_checkpoint,
     optimiser_step,
-    restore_checkpoint,
+    run_provenance,
     save_checkpoint,
-    start_run,
     warmup_cosine,
-    write_history,
 )
 
 HISTORY_FIELDS = ("epoch", "train_epe_px", "val_epe_px", "learning_rate", "seconds", "pairs_per_second")
@@ -118,8 +118,6 @@ def run_train_flow(
     from ``out_dir/checkpoints/last.pt`` (same config required)."""
     from tqdm import tqdm
 
-    from fringenet import __version__
-
     out = Path(out_dir)
     last, best_path = last_checkpoint(out, resume), out / "checkpoints" / "best.pt"
     device = select_device(config.device)
@@ -140,18 +138,17 @@ def run_train_flow(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, warmup_cosine(total, int(config.warmup_fraction * total))
     )
-    history: list[dict[str, float]] = []
-    start, best = 1, {"epoch": 0, "val_epe_px": math.inf}
-    if resume:
-        state = restore_checkpoint(
-            last, device,
-            lambda state: None if state["config"] == config.model_dump(mode="json")
-            else "checkpoint belongs to a run with another config; start a new run instead",
-            model=model, optimiser=optimiser, scheduler=scheduler,
-        )  # fmt: skip
-        history, best, start = state["history"], state["best"], state["epoch"] + 1
-    else:
-        start_run(config, out)
+    history, best, start = begin_run(
+        config,
+        out,
+        last,
+        resume,
+        device,
+        {"epoch": 0, "val_epe_px": math.inf},
+        model=model,
+        optimiser=optimiser,
+        scheduler=scheduler,
+    )
     for epoch in range(start, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)
         train.set_epoch(epoch)
@@ -181,27 +178,20 @@ def run_train_flow(
         if val_epe < best["val_epe_px"]:
             best = {"epoch": epoch, "val_epe_px": val_epe}
             save_checkpoint(model.state_dict(), best_path)
-        write_history(history, out / "history.csv", HISTORY_FIELDS)
-        save_checkpoint(
-            {
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history, "best": best,
-                "config": config.model_dump(mode="json"),
-            },
-            last,
+        end_epoch(
+            out, last, config, history, HISTORY_FIELDS, epoch, best, model=model, optimiser=optimiser,
+            scheduler=scheduler,
         )  # fmt: skip
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     info = flow_bundle_info(
         spec,
         patch_size=size,
-        provenance={
-            "train_config": config.model_dump(mode="json"),
-            "training_data": "optical pairs generated on the fly (fringenet.simulate.optical.sample_optical_pair)",
-            "best_epoch": int(best["epoch"]),
-            "val_epe_px": float(best["val_epe_px"]),
-            "parameters": count_parameters(model),
-            "fringenet": __version__,
-            "torch": torch.__version__,
-        },
+        provenance=run_provenance(
+            config,
+            model,
+            "optical pairs generated on the fly (fringenet.simulate.optical.sample_optical_pair)",
+            best["epoch"],
+            val_epe_px=best["val_epe_px"],
+        ),
     )
     return save_bundle(out / "model", model.cpu(), info)

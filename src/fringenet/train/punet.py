@@ -51,13 +51,13 @@ from fringenet.simulate.geometry import los_unit_vector
 from fringenet.simulate.sources import distorted_gaussian_bowl, grid_coordinates, mogi, okada_source
 from fringenet.simulate.terrain import power_law_field
 from fringenet.train.trainer import (
+    begin_run,
+    end_epoch,
     last_checkpoint,
     optimiser_step,
-    restore_checkpoint,
+    run_provenance,
     save_checkpoint,
-    start_run,
     warmup_cosine,
-    write_history,
 )
 
 FloatArray = NDArray[np.float64]
@@ -379,8 +379,6 @@ def run_train_punet(
     """
     from tqdm import tqdm
 
-    from fringenet import __version__
-
     out = Path(out_dir)
     last, best_path = last_checkpoint(out, resume), out / "checkpoints" / "best.pt"
     device = select_device(config.device)
@@ -402,18 +400,17 @@ def run_train_punet(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, warmup_cosine(total, int(config.warmup_fraction * total))
     )
-    history: list[dict[str, float]] = []
-    start, best = 1, {"epoch": 0, "right_ambiguity": -1.0, "loss": math.inf}
-    if resume:
-        state = restore_checkpoint(
-            last, device,
-            lambda state: None if state["config"] == config.model_dump(mode="json")
-            else "checkpoint belongs to a run with another config; start a new run instead",
-            model=model, optimiser=optimiser, scheduler=scheduler,
-        )  # fmt: skip
-        history, best, start = state["history"], state["best"], state["epoch"] + 1
-    else:
-        start_run(config, out)
+    history, best, start = begin_run(
+        config,
+        out,
+        last,
+        resume,
+        device,
+        {"epoch": 0, "right_ambiguity": -1.0, "loss": math.inf},
+        model=model,
+        optimiser=optimiser,
+        scheduler=scheduler,
+    )
     for epoch in range(start, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)
         train.set_epoch(epoch)
@@ -450,28 +447,21 @@ def run_train_punet(
         if score > (best["right_ambiguity"], -best["loss"]):
             best = {"epoch": epoch, "right_ambiguity": metrics["right_ambiguity"], "loss": metrics["loss"]}
             save_checkpoint(model.state_dict(), best_path)
-        write_history(history, out / "history.csv", HISTORY_FIELDS)
-        save_checkpoint(
-            {
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history, "best": best,
-                "config": config.model_dump(mode="json"),
-            },
-            last,
+        end_epoch(
+            out, last, config, history, HISTORY_FIELDS, epoch, best, model=model, optimiser=optimiser,
+            scheduler=scheduler,
         )  # fmt: skip
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     info = punet_bundle_info(
         model,
         patch_size=size,
-        provenance={
-            "train_config": config.model_dump(mode="json"),
-            "training_data": "simulated on the fly (fringenet.train.punet.simulate_unwrapping_patch)",
-            "best_epoch": int(best["epoch"]),
-            "val_right_ambiguity": float(best["right_ambiguity"]),
-            "val_l1_rad": float(best["loss"]),
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "fringenet": __version__,
-            "torch": torch.__version__,
-        },
+        provenance=run_provenance(
+            config,
+            model,
+            "simulated on the fly (fringenet.train.punet.simulate_unwrapping_patch)",
+            best["epoch"],
+            val_right_ambiguity=best["right_ambiguity"],
+            val_l1_rad=best["loss"],
+        ),
     )
     return save_bundle(out / "model", model.cpu(), info)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -235,6 +236,57 @@ def start_run(config: Any, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     write_yaml_config(config, out / "config.yaml")
+
+
+def same_config(config: BaseModel) -> Callable[[dict[str, Any]], str | None]:
+    """A :func:`restore_checkpoint` check: the checkpoint was written by a run of exactly ``config``."""
+    expected = config.model_dump(mode="json")
+    return lambda state: (
+        None
+        if state["config"] == expected
+        else "checkpoint belongs to a run with another config; start a new run instead"
+    )
+
+
+def begin_run(
+    config: BaseModel, out: Path, last: Path, resume: bool, device: torch.device, best: dict[str, Any],
+    **parts: Any,
+) -> tuple[list[dict[str, float]], dict[str, Any], int]:  # fmt: skip
+    """A new run folder (history empty, ``best`` as given, first epoch 1), or the state of the run it resumes
+    (:func:`restore_checkpoint` into ``parts``, checked with :func:`same_config`)."""
+    if not resume:
+        start_run(config, out)
+        return [], best, 1
+    state = restore_checkpoint(last, device, same_config(config), **parts)
+    return state["history"], state["best"], state["epoch"] + 1
+
+
+def end_epoch(
+    out: Path, last: Path, config: BaseModel, history: list[dict[str, float]], fields: tuple[str, ...],
+    epoch: int, best: dict[str, Any], *, model: nn.Module, optimiser: Any, scheduler: Any,
+) -> None:  # fmt: skip
+    """Write ``history.csv`` and the resumable checkpoint ``last`` of an epoch that just ended."""
+    write_history(history, out / "history.csv", fields)
+    save_checkpoint(
+        {
+            "model": model.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": epoch, "history": history, "best": best, "config": config.model_dump(mode="json"),
+        },
+        last,
+    )  # fmt: skip
+
+
+def run_provenance(
+    config: BaseModel, model: nn.Module, training_data: str, best_epoch: int, **scores: float
+) -> dict[str, Any]:
+    """A bundle's provenance: the run's config, its data, the best epoch and its scores, size and versions."""
+    from fringenet import __version__
+
+    return {
+        "train_config": config.model_dump(mode="json"), "training_data": training_data,
+        "best_epoch": int(best_epoch), **{k: float(v) for k, v in scores.items()},
+        "parameters": count_parameters(model), "fringenet": __version__, "torch": torch.__version__,
+    }  # fmt: skip
 
 
 def write_history(
