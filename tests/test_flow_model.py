@@ -27,7 +27,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_training_writes_a_displacement_bundle_and_history(trained: Path) -> None:
     _model, info = load_flow_model(trained)
-    assert info.task == "displacement" and info.model.in_channels == 3 and info.model.classes == 2
+    assert info.task == "displacement" and info.model.in_channels == 5 and info.model.classes == 2
     assert info.provenance["best_epoch"] in (1, 2) and np.isfinite(info.provenance["val_epe_px"])
     rows = (trained.parent / "history.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,train_epe_px,val_epe_px")
@@ -69,7 +69,7 @@ def test_pair_channels_and_errors(tmp_path: Path) -> None:
     pre = np.full((8, 8), 2.0)
     pre[0, 0] = np.nan
     channels = pair_channels(pre, pre + 1.0)
-    assert channels.shape == (3, 8, 8) and np.isfinite(channels).all()
+    assert channels.shape == (5, 8, 8) and np.isfinite(channels).all()
     assert np.allclose(channels[2][1:, 1:], channels[1][1:, 1:] - channels[0][1:, 1:])
     with pytest.raises(InputError, match="NaN everywhere"):
         pair_channels(np.full((4, 4), np.nan), np.full((4, 4), np.nan))

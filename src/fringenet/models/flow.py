@@ -1,6 +1,7 @@
 """A learned optical-flow model for image pairs (GeoFlowNet-style encoder-decoder, issue 12).
 
-The network maps the pre image, the post image and their difference, normalised together, to the
+The network maps the pre image, the post image, their difference and the gradient of their mean,
+normalised together, to the
 east and north offset (px) of every pixel (:mod:`fringenet.displacement.correlate` for the convention).
 It is an smp encoder-decoder (:func:`fringenet.models.segmentation.build_segmentation_model`) with two
 output channels, stored as an ordinary bundle with ``task="displacement"``. Whole scenes are predicted in
@@ -22,7 +23,7 @@ from fringenet.models.bundle import BundleInfo, load_bundle
 from fringenet.models.segmentation import ModelSpec
 
 TASK = "displacement"
-CHANNELS = ["pre", "post", "post_minus_pre"]
+CHANNELS = ["pre", "post", "post_minus_pre", "mean_d_east", "mean_d_south"]
 
 
 def flow_bundle_info(
@@ -37,8 +38,11 @@ def flow_bundle_info(
 
 
 def pair_channels(pre: NDArray[np.floating], post: NDArray[np.floating]) -> NDArray[np.float32]:
-    """``(3, H, W)`` float32: both images less their joint median over their joint robust spread
-    (1.4826 MAD), and post minus pre. NaN becomes 0 (the median)."""
+    """``(5, H, W)`` float32: both images less their joint median over their joint robust spread
+    (1.4826 MAD), post minus pre, and the gradient of their mean along columns and rows. NaN becomes 0 (the
+    median). With the difference, the gradient gives the linearised brightness constancy
+    ``post - pre ~ -grad(I) . d`` that a small offset ``d`` obeys, which the network would otherwise have to
+    learn to form."""
     a, b = np.asarray(pre, dtype=np.float64), np.asarray(post, dtype=np.float64)
     both = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
     if both.size == 0:
@@ -47,7 +51,8 @@ def pair_channels(pre: NDArray[np.floating], post: NDArray[np.floating]) -> NDAr
     spread = 1.4826 * float(np.median(np.abs(both - centre))) or float(both.std()) or 1.0
     na = np.nan_to_num((a - centre) / spread)
     nb = np.nan_to_num((b - centre) / spread)
-    return np.stack([na, nb, nb - na]).astype(np.float32)
+    d_south, d_east = np.gradient(0.5 * (na + nb))
+    return np.stack([na, nb, nb - na, d_east, d_south]).astype(np.float32)
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from fringenet.models.bundle import save_bundle
 from fringenet.models.device import select_device
-from fringenet.models.flow import flow_bundle_info, pair_channels
+from fringenet.models.flow import CHANNELS, flow_bundle_info, pair_channels
 from fringenet.models.segmentation import ModelChoice, ModelSpec, build_segmentation_model
 from fringenet.simulate.optical import OpticalPairConfig, sample_optical_pair
 from fringenet.train.trainer import (
@@ -54,7 +54,7 @@ class FlowTrainConfig(BaseModel):
     )
     model: ModelChoice = Field(
         default_factory=lambda: ModelChoice(architecture="unet", encoder="resnet18", decoder_width=16),
-        description="Network (three inputs, two outputs: east and north px).",
+        description="Network (inputs: fringenet.models.flow.CHANNELS; outputs: east and north px).",
     )
     epochs: int = Field(10, ge=1, le=10_000, description="Epochs.")
     steps_per_epoch: int = Field(100, ge=1, description="Batches per epoch.")
@@ -122,7 +122,7 @@ def run_train_flow(
     last, best_path = last_checkpoint(out, resume), out / "checkpoints" / "best.pt"
     device = select_device(config.device)
     size = config.generator.size
-    spec = ModelSpec(**config.model.model_dump(), in_channels=3, classes=2)
+    spec = ModelSpec(**config.model.model_dump(), in_channels=len(CHANNELS), classes=2)
     torch.manual_seed(config.seed)
     model = build_segmentation_model(spec).to(device)
     train = GeneratedPairs(config.steps_per_epoch * config.batch_size, config.generator, config.seed, _TRAIN)
