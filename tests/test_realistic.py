@@ -173,3 +173,24 @@ def test_looks_and_goldstein_share_are_drawn_from_the_config() -> None:
         np.nanmean(np.abs(np.angle(np.exp(1j * np.diff(s.wrapped_phase, axis=1))))) for s in (clean, noisy)
     ]
     assert rough[0] < rough[1]  # more looks, smoother phase
+
+
+def test_keep_last_epoch_bundles_the_final_weights(tmp_path: Path, one_torch_thread: None) -> None:
+    from safetensors.torch import load_file
+
+    from fringenet.models.bundle import read_bundle_info
+    from fringenet.train.detector import GeneratedTrainConfig, run_train_generated
+
+    config = GeneratedTrainConfig.model_validate(
+        {
+            "task": "detector", "generator": {"size": 64}, "epochs": 2, "steps_per_epoch": 1, "batch_size": 2,
+            "val_samples": 2, "stats_samples": 2, "num_workers": 0, "keep_epoch": "last",
+        }
+    )  # fmt: skip
+    out = run_train_generated(config, tmp_path / "run", progress=False)
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+    kept = load_file(str(out.bundle / "model.safetensors"))
+    assert all(torch.equal(kept[k], v.cpu()) for k, v in last["model"].items())
+    info = read_bundle_info(out.bundle)
+    assert info.provenance["kept_epoch"] == "last" and out.best_epoch == 2
+    assert info.threshold == pytest.approx(out.history[-1]["val_threshold"])

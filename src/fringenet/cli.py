@@ -563,8 +563,9 @@ def train(
         generated = run_train_generated(
             validate_config(GeneratedTrainConfig, raw, source=config), out, resume=resume
         )
+        kept = "last" if raw.get("keep_epoch") == "last" else "best"
         typer.echo(
-            f"best epoch {generated.best_epoch}: validation IoU {generated.best_val_iou:.3f} "
+            f"{kept} epoch {generated.best_epoch}: validation IoU {generated.best_val_iou:.3f} "
             f"at threshold {generated.threshold:.3f} (generated samples)"
         )
         typer.echo(f"wrote {generated.bundle} and {generated.run_dir / 'history.csv'}")

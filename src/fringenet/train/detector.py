@@ -77,6 +77,11 @@ class GeneratedTrainConfig(BaseModel):
     device: str = Field("auto", description="'auto', 'cpu', 'cuda', ...")
     num_workers: int = Field(1, ge=0, le=64, description="Generator worker processes.")
     seed: int = Field(0, ge=0, le=10**11, description="Seed of weights and samples.")
+    keep_epoch: Literal["best_validation", "last"] = Field(
+        "best_validation",
+        description="Which epoch's weights the bundle keeps: the best validation IoU (generated samples of this "
+        "generator) or the last one, when independent scenes decide (benchmarks/select_detector.py).",
+    )
     init_from: Path | None = Field(
         None,
         description="Bundle whose weights and normalisation start this run (a curriculum stage, e.g. larger "
@@ -235,7 +240,17 @@ def run_train_generated(
             },
             last,
         )  # fmt: skip
-    model.load_state_dict(torch.load(out / "checkpoints" / "best.pt", map_location=device, weights_only=True))
+    if config.keep_epoch == "last":  # the model holds the last epoch's weights
+        final = history[-1]
+        best = {
+            "epoch": int(final["epoch"]),
+            "iou": final["val_best_iou"],
+            "threshold": final["val_threshold"],
+        }
+    else:
+        model.load_state_dict(
+            torch.load(out / "checkpoints" / "best.pt", map_location=device, weights_only=True)
+        )
     info = BundleInfo(
         model=spec,
         channels=list(config.channels),
@@ -247,6 +262,7 @@ def run_train_generated(
             "train_config": config.model_dump(mode="json"),
             "initialised_from": str(config.init_from) if config.init_from else None,
             "best_epoch": int(best["epoch"]),
+            "kept_epoch": config.keep_epoch,
             "val_iou": float(best["iou"]),
             "parameters": count_parameters(model),
             "fringenet": __version__,
