@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/fringenet demo --out demo_output
 
-# Train the models shipped in the package from scratch (about 6 hours on 2 CPU cores) and copy their
+# Train the models shipped in the package from scratch (about 5 hours on 2 CPU cores) and copy their
 # bundles into src/fringenet/models/weights/ (see docs/models.md). The detector candidates (stage one, its
 # full-resolution U-Net counterpart, that U-Net trained further on 192 px and then 256 px windows, and stage
 # one trained further with broader sources; scanned with their own and 256 px windows) and the Mask Net train
@@ -33,19 +33,15 @@ CANDIDATES := --model "stage one (128 px)=$(MODELS)/detector" \
 	--model "U-Net, 256 px windows=$(MODELS)/detector-unet@256" \
 	--model "U-Net + 192 px (192 px)=$(MODELS)/detector-unet-192" \
 	--model "U-Net + 192 px, 256 px windows=$(MODELS)/detector-unet-192@256" \
-	--model "U-Net + 192 px x 2 (192 px)=$(MODELS)/detector-unet-192-more" \
-	--model "U-Net + 192 px x 2, 256 px windows=$(MODELS)/detector-unet-192-more@256" \
 	--model "U-Net + 192 + 256 px (256 px)=$(MODELS)/detector-unet-256" \
 	--model "stage one continued (128 px)=$(MODELS)/detector-continued" \
 	--model "stage one continued, 256 px windows=$(MODELS)/detector-continued@256"
 models: install
-	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-unet-192 $(MODELS)/detector-unet-192-more \
-		$(MODELS)/detector-unet-256 \
+	rm -rf $(MODELS)/detector $(MODELS)/detector-unet $(MODELS)/detector-unet-192 $(MODELS)/detector-unet-256 \
 		$(MODELS)/detector-continued $(MODELS)/masknet
 	$(BIN)/fringenet train --config configs/detector-generated.yaml --out $(MODELS)/detector
 	$(BIN)/fringenet train --config configs/detector-unet.yaml --out $(MODELS)/detector-unet
 	$(BIN)/fringenet train --config configs/detector-unet-192.yaml --out $(MODELS)/detector-unet-192
-	$(BIN)/fringenet train --config configs/detector-unet-192-more.yaml --out $(MODELS)/detector-unet-192-more
 	$(BIN)/fringenet train --config configs/detector-unet-256.yaml --out $(MODELS)/detector-unet-256
 	$(BIN)/fringenet train --config configs/detector-generated-continued.yaml --out $(MODELS)/detector-continued
 	$(BIN)/fringenet train --config configs/masknet-generated.yaml --out $(MODELS)/masknet
