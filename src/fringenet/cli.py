@@ -342,6 +342,27 @@ def timeseries(
     )
 
 
+@app.command()
+@_clear_errors
+def displacement(
+    optical: Annotated[
+        tuple[Path, Path], typer.Option(help="Pre- and post-event images (single band, one grid).")
+    ],
+    out: Out,
+    method: Annotated[
+        Literal["phase_correlation", "ncc", "dis", "farneback"], typer.Option(help="Correlator.")
+    ] = "phase_correlation",
+    overwrite: Annotated[bool, typer.Option(help="Replace a previous run in OUT.")] = False,
+) -> None:
+    """East/north ground displacement (m) from a pre/post optical pair (classical correlators; issue 12)."""
+    from fringenet.pipeline.displacement import run_displacement
+
+    result = run_displacement(optical[0], optical[1], out, method=method, overwrite=overwrite)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {result.east_tif}, {result.north_tif}")
+
+
 @app.command("config")
 @_clear_errors
 def config_cmd(

@@ -16,11 +16,11 @@ from pathlib import Path
 from fringenet.errors import InputError
 from fringenet.io.atomic import remove_stale_temporaries, writable_folder
 
-#: Files a detect or monitor run writes at the top of its folder.
+#: Files a detect, monitor or displacement run writes at the top of its folder.
 RUN_FILES: tuple[str, ...] = (
     "run.json", "probability.tif", "detections.tif", "probability_geo.tif", "detections_geo.tif", "velocity.tif", "unusable.tif", "slow_motion_z.tif", "slow_motion_velocity.tif", "slow_motion_velocity_geo.tif", "detections.geojson",
     "detections.gpkg", "quicklook.nc", "inventory.gpkg", "inventory.gpkg-journal", "inventory.gpkg-wal",
-    "inventory.gpkg-shm", "report.html",
+    "inventory.gpkg-shm", "report.html", "east_m.tif", "north_m.tif",
 )  # fmt: skip
 #: Sub-folders of a run and the names of the files fringenet writes in them.
 RUN_FOLDERS: dict[str, re.Pattern[str]] = {
