@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from scipy import ndimage
 from typer.testing import CliRunner
 
@@ -66,6 +66,20 @@ def test_uniform_shift_in_metres_on_the_input_grid(tmp_path: Path) -> None:
     assert json.loads((out / "run.json").read_text())["method"] == "ncc"
 
 
+def test_no_data_of_either_image_is_nan_in_the_outputs(tmp_path: Path) -> None:
+    pre, post = _pair(tmp_path, 0.3, 0.2)
+    with rasterio.open(pre) as src:
+        data, transform = src.read(1), src.transform
+    data[:10] = np.nan
+    holed = _write(tmp_path / "pre_holes.tif", data, transform)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["displacement", "--optical", str(holed), str(post), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "east_m.tif") as east:
+        e = east.read(1)
+    assert np.isnan(e[:10]).all() and np.isfinite(e[10:]).all()
+
+
 def test_pairs_that_cannot_be_matched_fail_before_any_output(tmp_path: Path) -> None:
     pre, _ = _pair(tmp_path, 0.0, 0.0)
     other_grid = _write(
@@ -73,6 +87,13 @@ def test_pairs_that_cannot_be_matched_fail_before_any_output(tmp_path: Path) -> 
     )
     other_crs = _write(tmp_path / "crs.tif", np.ones((128, 128)), crs="EPSG:32632")
     small = _write(tmp_path / "small.tif", np.ones((64, 128)))
+    rotated = Affine.rotation(10.0) * from_origin(500_000.0, 4_200_000.0, 10, 10)
+    rotated_pre, rotated_post = (_write(tmp_path / f"rot{k}.tif", np.ones((128, 128)), rotated) for k in "ab")
+    out = tmp_path / "run-rotated"
+    result = CliRunner().invoke(
+        app, ["displacement", "--optical", str(rotated_pre), str(rotated_post), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "rotated" in result.output and not out.exists()
     for post, message in (
         (other_grid, "grid"),
         (other_crs, "CRS"),

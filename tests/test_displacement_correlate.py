@@ -107,3 +107,11 @@ def test_bad_pairs_get_clear_errors() -> None:
     with pytest.raises(InputError, match="unknown correlator"):
         estimate_offsets(image, image, "sift")
     assert set(METHODS) >= {"phase_correlation", "ncc"}
+
+
+def test_correlators_leave_the_callers_images_untouched() -> None:
+    image = _textured((64, 64))
+    image[:8] = np.nan
+    before = image.copy()
+    ncc_offsets(image, _moved(np.nan_to_num(image), 0.5, 0.0))
+    np.testing.assert_array_equal(image, before)

@@ -33,7 +33,8 @@ def check_pair(
     pre: NDArray[np.floating], post: NDArray[np.floating], window: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Both images as float64 ``(H, W)`` with NaN set to their mean; clear errors for what cannot be matched."""
-    a, b = np.asarray(pre, dtype=np.float64), np.asarray(post, dtype=np.float64)
+    # copies: the NaN filling below must not reach the caller's arrays
+    a, b = np.array(pre, dtype=np.float64), np.array(post, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape:
         raise InputError("image pair", f"needs two 2-D images of one shape (got {a.shape} and {b.shape})")
     if min(a.shape) < window:

@@ -347,6 +347,30 @@ def _read_geotiff(
     return ds
 
 
+def write_layer(
+    layer: np.ndarray,
+    path: str | PathLike[str],
+    *,
+    crs: Any,
+    transform: Any,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """One ``(y, x)`` array as a deflate GeoTIFF on the grid ``crs``/``transform``, atomically: a mask as
+    uint8, else float32 with NaN as nodata; ``tags`` go on its band."""
+    path = Path(path)
+    is_mask = layer.dtype == np.bool_
+    profile = {
+        "driver": "GTiff", "height": layer.shape[0], "width": layer.shape[1], "count": 1,
+        "dtype": "uint8" if is_mask else "float32", "crs": crs, "transform": transform,
+        "compress": "deflate", **({} if is_mask else {"nodata": np.nan}),
+    }  # fmt: skip
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(layer.astype(np.uint8 if is_mask else np.float32), 1)
+        if tags:
+            dst.update_tags(1, **tags)
+    return path
+
+
 def write_geotiff(
     ds_or_da: xr.Dataset | xr.DataArray, path: str | PathLike[str], variable: str | None = None
 ) -> Path:

@@ -80,9 +80,8 @@ def run_displacement(
     overwrite: bool = False,
 ) -> DisplacementRun:  # fmt: skip
     """Measure the pair's displacement with ``method`` and write the run folder (see the module docstring)."""
-    import rasterio
-
     from fringenet.displacement.correlate import METHODS, estimate_offsets
+    from fringenet.io.geotiff import write_layer
 
     out = Path(out_dir)
     if method not in METHODS:
@@ -90,14 +89,14 @@ def run_displacement(
     previous = check_run_folder(out, overwrite=overwrite)
     pre, post = read_image(pre_path), read_image(post_path)
     check_same_grid(pre, post)
+    dx, dy = float(pre.transform.a), float(pre.transform.e)
+    if dx == 0 or dy == 0 or pre.transform.b or pre.transform.d:
+        raise InputError(pre.path, "has a rotated or degenerate grid; resample it north-up first")
     notes = clear_run_folder(out, previous)
     if pre.crs is None:
         notes.append(
             "the images have no CRS: offsets are in the pixel grid's units (pixel size from the transform)"
         )
-    dx, dy = float(pre.transform.a), float(pre.transform.e)
-    if dx == 0 or dy == 0 or pre.transform.b or pre.transform.d:
-        raise InputError(pre.path, "has a rotated or degenerate grid; resample it north-up first")
     t0 = time.perf_counter()
     east_px, north_px = estimate_offsets(pre.data, post.data, method)
     seconds = time.perf_counter() - t0
@@ -107,14 +106,11 @@ def run_displacement(
         "east_m.tif": np.where(missing, np.nan, east_px * abs(dx)),
         "north_m.tif": np.where(missing, np.nan, north_px * abs(dy) * (1.0 if dy < 0 else -1.0)),
     }
-    profile = {
-        "driver": "GTiff", "height": pre.data.shape[0], "width": pre.data.shape[1], "count": 1,
-        "dtype": "float32", "crs": pre.crs, "transform": pre.transform, "compress": "deflate", "nodata": np.nan,
-    }  # fmt: skip
     for name, layer in layers.items():
-        with atomic_path(out / name) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(layer.astype(np.float32), 1)
-            dst.update_tags(1, units="m", quantity=name.removesuffix("_m.tif") + " displacement")
+        quantity = name.removesuffix("_m.tif") + " displacement"
+        write_layer(
+            layer, out / name, crs=pre.crs, transform=pre.transform, tags={"units": "m", "quantity": quantity}
+        )
     run = {
         "command": "displacement", "method": method, "pre": str(pre.path), "post": str(post.path),
         "pixel_size": [abs(dx), abs(dy)], "notes": notes, "seconds": {"correlate": round(seconds, 3)},

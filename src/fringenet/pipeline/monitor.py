@@ -419,17 +419,9 @@ def _ground_pixel_m(ds: xr.Dataset) -> float | None:
 
 def _write_layer(ds: xr.Dataset, layer: NDArray[np.bool_] | NDArray[np.float32], path: Path) -> Path:
     """One ``(y, x)`` layer on the grid of ``ds``: a mask as uint8, else float32 with NaN as nodata."""
-    import rasterio
+    from fringenet.io.geotiff import write_layer
 
-    is_mask = layer.dtype == np.bool_
-    profile = {
-        "driver": "GTiff", "height": layer.shape[0], "width": layer.shape[1], "count": 1,
-        "dtype": "uint8" if is_mask else "float32", "crs": ds.rio.crs, "transform": ds.rio.transform(),
-        "compress": "deflate", **({} if is_mask else {"nodata": np.nan}),
-    }  # fmt: skip
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(layer.astype(np.uint8 if is_mask else np.float32), 1)
-    return path
+    return write_layer(layer, path, crs=ds.rio.crs, transform=ds.rio.transform())
 
 
 def unusable_mask(
